@@ -1,0 +1,51 @@
+// swift-tools-version: 6.1
+// The storage manager: SR/VDI engine, image formats, and a block I/O data path on io_uring.
+import PackageDescription
+
+let package = Package(
+    name: "StorageManager",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sm-cli", targets: ["sm-cli"]),
+        .executable(name: "blockio-bench", targets: ["BlockIOBench"]),
+        .library(name: "StorageIO", targets: ["StorageIO"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // C shims: every C library the product links sits behind one of these.
+        .target(name: "CURing", path: "CShims/CURing", linkerSettings: [.linkedLibrary("uring")]),
+        .systemLibrary(name: "CAIO", path: "CShims/CAIO", providers: [.apt(["libaio-dev"])]),
+        .systemLibrary(name: "CZlib", path: "CShims/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CNFS", path: "CShims/CNFS", providers: [.apt(["libnfs-dev"])]),
+        .systemLibrary(name: "CISCSI", path: "CShims/CISCSI", providers: [.apt(["libiscsi-dev"])]),
+
+        // BlockIO seam: the byte-addressed store protocol, the event loop and the file engines.
+        .target(name: "StorageIO", dependencies: [
+            "CURing", "CAIO",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Deterministic simulated disk with seeded crash and fault injection (for tests).
+        .target(name: "StorageSimulation", dependencies: ["StorageIO"]),
+        // DiskImage seam: raw, VHD (and later qcow2) images and image chains over BlockIO.
+        .target(name: "ImageFormats", dependencies: ["StorageIO", "CZlib"]),
+
+        .executableTarget(name: "sm-cli", dependencies: [
+            "StorageIO",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "BlockIOBench", dependencies: [
+            "StorageIO",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ], path: "Benchmarks/BlockIOBench"),
+
+        .testTarget(name: "StorageIOTests", dependencies: ["StorageIO", "StorageSimulation", "CZlib"]),
+        .testTarget(name: "StorageSimulationTests", dependencies: ["StorageIO", "StorageSimulation"]),
+        .testTarget(name: "ImageFormatsTests", dependencies: ["ImageFormats", "StorageIO", "StorageSimulation"]),
+    ]
+)
