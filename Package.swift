@@ -21,6 +21,8 @@ let package = Package(
         .systemLibrary(name: "CAIO", path: "CShims/CAIO", providers: [.apt(["libaio-dev"])]),
         .systemLibrary(name: "CZlib", path: "CShims/CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CNFS", path: "CShims/CNFS", providers: [.apt(["libnfs-dev"])]),
+        // Test-only: seccomp profiles that refuse io_uring, to exercise the fallbacks.
+        .target(name: "CSandbox", path: "CShims/CSandbox"),
         .systemLibrary(name: "CISCSI", path: "CShims/CISCSI", providers: [.apt(["libiscsi-dev"])]),
 
         // BlockIO seam: the byte-addressed store protocol, the event loop and the file engines.
@@ -33,18 +35,24 @@ let package = Package(
         // DiskImage seam: raw, VHD (and later qcow2) images and image chains over BlockIO.
         .target(name: "ImageFormats", dependencies: ["StorageIO", "CZlib"]),
 
+        // Drives a BlockIO with fio-style workloads and measures it (sm-bench, benchmarks).
+        .target(name: "LoadGenerator", dependencies: [
+            "StorageIO",
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ]),
+
         .executableTarget(name: "sm-cli", dependencies: [
             "StorageIO",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "BlockIOBench", dependencies: [
-            "StorageIO",
+            "StorageIO", "LoadGenerator",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], path: "Benchmarks/BlockIOBench"),
 
-        .testTarget(name: "StorageIOTests", dependencies: ["StorageIO", "StorageSimulation", "CZlib"]),
+        .testTarget(name: "StorageIOTests", dependencies: ["StorageIO", "StorageSimulation", "CZlib", "CURing", "CSandbox"]),
         .testTarget(name: "StorageSimulationTests", dependencies: ["StorageIO", "StorageSimulation"]),
         .testTarget(name: "ImageFormatsTests", dependencies: ["ImageFormats", "StorageIO", "StorageSimulation"]),
     ]

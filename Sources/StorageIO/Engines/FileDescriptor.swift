@@ -13,13 +13,15 @@ struct OpenedFile {
 
     /// Opens `path` with O_DIRECT when asked, falling back to buffered I/O where the
     /// filesystem refuses it (tmpfs answers EINVAL).
-    static func open(path: String, readOnly: Bool, create: Bool, direct: Bool) throws -> OpenedFile {
+    /// `systemOpen` is open(2); tests replace it to play a filesystem that refuses O_DIRECT.
+    static func open(path: String, readOnly: Bool, create: Bool, direct: Bool,
+                     systemOpen: (String, Int32) -> Int32 = { Glibc.open($0, $1, 0o600) }) throws -> OpenedFile {
         var flags = (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC
         if create { flags |= O_CREAT }
         var fd: Int32 = -1
         var isDirect = false
         if direct {
-            fd = Glibc.open(path, flags | CUR_O_DIRECT, 0o600)
+            fd = systemOpen(path, flags | CUR_O_DIRECT)
             isDirect = fd >= 0
             if fd < 0 && errno != EINVAL {
                 throw BlockIOError.open(path: path, errno: errno, detail: "")
@@ -29,7 +31,7 @@ struct OpenedFile {
             }
         }
         if fd < 0 {
-            fd = Glibc.open(path, flags, 0o600)
+            fd = systemOpen(path, flags)
             guard fd >= 0 else { throw BlockIOError.open(path: path, errno: errno, detail: "") }
         }
         var st = stat()

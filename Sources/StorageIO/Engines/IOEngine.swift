@@ -16,8 +16,12 @@ public enum IOEngine: String, Sendable, CaseIterable, CustomStringConvertible {
 
     /// The engine forced by `SM_IO_ENGINE`, nil when unset or "auto".
     public static func fromEnvironment() throws -> IOEngine? {
-        guard let value = getenv(environmentKey).map({ String(cString: $0) }), !value.isEmpty,
-              value != "auto" else { return nil }
+        try override(getenv(environmentKey).map { String(cString: $0) })
+    }
+
+    /// Parses an override value: nil, "" and "auto" mean automatic choice.
+    public static func override(_ value: String?) throws -> IOEngine? {
+        guard let value, !value.isEmpty, value != "auto" else { return nil }
         guard let engine = IOEngine(rawValue: value) else {
             throw BlockIOError.engineUnavailable(
                 engine: value, reason: "\(environmentKey) must be one of auto, uring, aio, threads")

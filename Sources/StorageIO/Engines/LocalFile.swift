@@ -24,12 +24,18 @@ public enum LocalFile {
     /// libaio for O_DIRECT files; else the thread pool. A forced engine that cannot run here
     /// is an error, not a silent fallback.
     public static func open(_ path: String, on loop: EventLoop, options: Options = Options()) throws -> LocalFileStore {
+        try open(path, on: loop, options: options) {
+            try OpenedFile.open(path: path, readOnly: options.readOnly, create: options.create, direct: options.direct)
+        }
+    }
+
+    static func open(_ path: String, on loop: EventLoop, options: Options,
+                     opening: () throws -> OpenedFile) throws -> LocalFileStore {
         let forced = try options.engine ?? IOEngine.fromEnvironment()
         if forced == .uring && loop.driver != .uring {
             throw BlockIOError.engineUnavailable(engine: "uring", reason: "the event loop runs on \(loop.driver)")
         }
-        let file = try OpenedFile.open(path: path, readOnly: options.readOnly, create: options.create,
-                                       direct: options.direct)
+        let file = try opening()
         do {
             let store = try makeStore(file, loop: loop, forced: forced)
             let mode = file.isDirect ? "O_DIRECT, alignment \(file.alignment)" : "buffered"
