@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "sm-cli", targets: ["sm-cli"]),
         .executable(name: "blockio-bench", targets: ["BlockIOBench"]),
+        .executable(name: "sm-tapdisk", targets: ["sm-tapdisk"]),
         .library(name: "StorageIO", targets: ["StorageIO"]),
     ],
     dependencies: [
@@ -41,6 +42,19 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
 
+        // NBD: wire format and the negotiation/transmission state machines (no I/O).
+        .target(name: "NBD"),
+        // The data path (tapdisk-like): NBD server and exports on one io_uring event loop.
+        .target(name: "DataPath", dependencies: [
+            "StorageIO", "ImageFormats", "NBD",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "sm-tapdisk", dependencies: [
+            "DataPath", "StorageIO",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
         .executableTarget(name: "sm-cli", dependencies: [
             "StorageIO",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -54,6 +68,8 @@ let package = Package(
 
         .testTarget(name: "StorageIOTests", dependencies: ["StorageIO", "StorageSimulation", "CZlib", "CURing", "CSandbox"]),
         .testTarget(name: "StorageSimulationTests", dependencies: ["StorageIO", "StorageSimulation"]),
+        .testTarget(name: "NBDTests", dependencies: ["NBD"]),
+        .testTarget(name: "DataPathTests", dependencies: ["DataPath", "NBD", "StorageIO", "ImageFormats", "StorageSimulation"]),
         .testTarget(name: "ImageFormatsTests", dependencies: ["ImageFormats", "StorageIO", "StorageSimulation"]),
     ]
 )
