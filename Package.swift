@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "sm-cli", targets: ["sm-cli"]),
         .executable(name: "blockio-bench", targets: ["BlockIOBench"]),
         .executable(name: "sm-tapdisk", targets: ["sm-tapdisk"]),
+        .executable(name: "sm-bench", targets: ["sm-bench"]),
         .library(name: "StorageIO", targets: ["StorageIO"]),
     ],
     dependencies: [
@@ -22,6 +23,7 @@ let package = Package(
         .systemLibrary(name: "CAIO", path: "CShims/CAIO", providers: [.apt(["libaio-dev"])]),
         .systemLibrary(name: "CZlib", path: "CShims/CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CNFS", path: "CShims/CNFS", providers: [.apt(["libnfs-dev"])]),
+        .systemLibrary(name: "CNBD", path: "CShims/CNBD", providers: [.apt(["libnbd-dev"])]),
         // Test-only: seccomp profiles that refuse io_uring, to exercise the fallbacks.
         .target(name: "CSandbox", path: "CShims/CSandbox"),
         .systemLibrary(name: "CISCSI", path: "CShims/CISCSI", providers: [.apt(["libiscsi-dev"])]),
@@ -36,6 +38,8 @@ let package = Package(
         // DiskImage seam: raw, VHD (and later qcow2) images and image chains over BlockIO.
         .target(name: "ImageFormats", dependencies: ["StorageIO", "CZlib"]),
 
+        // BlockIO over an NBD connection (libnbd's async API on our event loop): any NBD server as a store.
+        .target(name: "NBDClient", dependencies: ["StorageIO", "CNBD"]),
         // Drives a BlockIO with fio-style workloads and measures it (sm-bench, benchmarks).
         .target(name: "LoadGenerator", dependencies: [
             "StorageIO",
@@ -55,6 +59,13 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // sm-bench's library: fio job files and options, targets, reports (fio JSON), compare mode.
+        .target(name: "BenchHarness", dependencies: [
+            "LoadGenerator", "StorageIO", "NBDClient",
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ]),
+        .executableTarget(name: "sm-bench", dependencies: ["BenchHarness"]),
+
         .executableTarget(name: "sm-cli", dependencies: [
             "StorageIO",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -68,6 +79,7 @@ let package = Package(
 
         .testTarget(name: "StorageIOTests", dependencies: ["StorageIO", "StorageSimulation", "CZlib", "CURing", "CSandbox"]),
         .testTarget(name: "StorageSimulationTests", dependencies: ["StorageIO", "StorageSimulation"]),
+        .testTarget(name: "BenchHarnessTests", dependencies: ["BenchHarness", "LoadGenerator", "StorageIO"]),
         .testTarget(name: "NBDTests", dependencies: ["NBD"]),
         .testTarget(name: "DataPathTests", dependencies: ["DataPath", "NBD", "StorageIO", "ImageFormats", "StorageSimulation"]),
         .testTarget(name: "ImageFormatsTests", dependencies: ["ImageFormats", "StorageIO", "StorageSimulation"]),

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # libraries behind CShims/
-  liburing-dev libaio-dev zlib1g-dev libnfs-dev libiscsi-dev pkg-config
+  liburing-dev libaio-dev zlib1g-dev libnfs-dev libiscsi-dev libnbd-dev pkg-config
   # real peers the tests and benchmarks run against
   qemu-utils fio libvhdi-utils libnbd-bin nbdkit
 )

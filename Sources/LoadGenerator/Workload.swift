@@ -29,11 +29,15 @@ public struct Workload: Sendable, Equatable {
     public var readPercent: Int
     /// Issue a flush after this many writes (fio's `fsync=`), 0 for never.
     public var flushEvery: Int
+    /// Write self-checking blocks and check every block read (fio's `verify=crc32c`); a job
+    /// that writes reads back everything it wrote at the end.
+    public var verify: Bool
     public var seed: UInt64
 
     public init(pattern: Pattern, blockSize: Int, queueDepth: Int, regionOffset: UInt64 = 0,
                 regionLength: UInt64, runtimeSeconds: Double, rampSeconds: Double = 0,
-                timeBased: Bool = true, readPercent: Int? = nil, flushEvery: Int = 0, seed: UInt64 = 0x5eed) {
+                timeBased: Bool = true, readPercent: Int? = nil, flushEvery: Int = 0, verify: Bool = false,
+                seed: UInt64 = 0x5eed) {
         self.pattern = pattern
         self.blockSize = blockSize
         self.queueDepth = queueDepth
@@ -44,6 +48,7 @@ public struct Workload: Sendable, Equatable {
         self.timeBased = timeBased
         self.readPercent = readPercent ?? pattern.defaultReadPercent
         self.flushEvery = flushEvery
+        self.verify = verify
         self.seed = seed
     }
 
@@ -60,17 +65,20 @@ public struct Workload: Sendable, Equatable {
         }
         if !(0...100).contains(readPercent) { throw .invalid("rwmixread=\(readPercent) must be 0...100") }
         if runtimeSeconds <= 0 && timeBased { throw .invalid("time_based needs runtime > 0") }
+        if verify && blockSize < VerifyBlock.headerBytes + 8 { throw .invalid("verify needs bs >= 64") }
     }
 }
 
 public enum WorkloadError: Error, Equatable, CustomStringConvertible {
     case invalid(String)
     case io(String)
+    case verify(offset: UInt64, problem: String)
 
     public var description: String {
         switch self {
         case let .invalid(text): "invalid workload: \(text)"
         case let .io(text): "I/O failed: \(text)"
+        case let .verify(offset, problem): "verify failed at offset \(offset): \(problem)"
         }
     }
 }

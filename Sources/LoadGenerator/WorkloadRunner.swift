@@ -19,7 +19,12 @@ public final class WorkloadRunner {
     private var stopping = false
     private var inflight = 0
     private var writesSinceFlush = 0
-    private var failure: BlockIOError?
+    private var failure: WorkloadError?
+    /// Blocks this job wrote, for the closing verify pass; empty unless verifying writes.
+    private var written: WrittenBlocks
+    private var generation: UInt64 = 0
+    private var verifying = false
+    private var verifyCursor = 0
     private var bytesIssued: UInt64 = 0
     private var measureStart: UInt64 = 0
     private var deadline: UInt64 = 0
@@ -44,6 +49,7 @@ public final class WorkloadRunner {
         self.submittedAt.initialize(repeating: 0, count: workload.queueDepth)
         self.random = OffsetRandom(seed: workload.seed)
         self.blocksInRegion = workload.regionLength / UInt64(workload.blockSize)
+        self.written = WrittenBlocks(count: workload.verify && workload.readPercent < 100 ? Int(blocksInRegion) : 0)
         fillBuffers()
     }
 
@@ -80,8 +86,38 @@ public final class WorkloadRunner {
             loop.runOnce(timeoutNanoseconds: -1)
         }
         result.elapsedSeconds = Double(monotonicNanoseconds() - measureStart) / 1e9
-        if let failure { throw WorkloadError.io(failure.description) }
+        if failure == nil && written.count > 0 { verifyWritten() }
+        if let failure { throw failure }
         return result
+    }
+
+    /// Reads back every block the job wrote and checks it (after the measured phase).
+    private func verifyWritten() {
+        verifying = true
+        stopping = false
+        for slot in slots {
+            guard issueVerify(slot) else { break }
+        }
+        while inflight > 0 { store.loop.runOnce(timeoutNanoseconds: -1) }
+    }
+
+    private func issueVerify(_ request: IORequest) -> Bool {
+        guard let block = written.next(from: &verifyCursor) else { return false }
+        request.operation = .read
+        request.offset = workload.regionOffset + UInt64(block) * UInt64(workload.blockSize)
+        inflight += 1
+        store.submit(request)
+        return true
+    }
+
+    private func verifyCompleted(_ request: IORequest) {
+        inflight -= 1
+        if let error = request.failure {
+            failure = failure ?? .io(error.description)
+        } else if let problem = VerifyBlock.check(request.buffer!, length: request.length, offset: request.offset) {
+            failure = failure ?? .verify(offset: request.offset, problem: problem)
+        }
+        if failure == nil { _ = issueVerify(request) }
     }
 
     @inline(__always)
@@ -89,6 +125,11 @@ public final class WorkloadRunner {
         let isRead = chooseRead()
         request.operation = isRead ? .read : .write
         request.offset = nextOffset()
+        if workload.verify && !isRead {
+            generation &+= 1
+            VerifyBlock.stamp(request.buffer!, length: request.length, offset: request.offset, generation: generation)
+            written.insert(Int((request.offset - workload.regionOffset) / UInt64(workload.blockSize)))
+        }
         submittedAt[request.tag] = monotonicNanoseconds()
         inflight += 1
         bytesIssued &+= UInt64(workload.blockSize)
@@ -117,12 +158,20 @@ public final class WorkloadRunner {
     }
 
     private func completed(_ request: IORequest) {
+        if verifying { return verifyCompleted(request) }
         inflight -= 1
         let now = monotonicNanoseconds()
         if let error = request.failure {
-            failure = failure ?? error
+            failure = failure ?? .io(error.description)
             stopping = true
             return
+        }
+        if workload.verify && request.operation == .read && shouldCheckRead(request) {
+            if let problem = VerifyBlock.check(request.buffer!, length: request.length, offset: request.offset) {
+                failure = failure ?? .verify(offset: request.offset, problem: problem)
+                stopping = true
+                return
+            }
         }
         if !measuring && now >= rampEnd {
             measuring = true
@@ -160,10 +209,15 @@ public final class WorkloadRunner {
         if !stopping { issue(request) }
     }
 
+    /// A job that also writes checks only blocks it has written; a pure read job checks all.
+    private func shouldCheckRead(_ request: IORequest) -> Bool {
+        written.count == 0 || written.contains(Int((request.offset - workload.regionOffset) / UInt64(workload.blockSize)))
+    }
+
     private func flushCompleted(_ request: IORequest) {
         flushInflight = false
         if let error = request.failure {
-            failure = failure ?? error
+            failure = failure ?? .io(error.description)
             stopping = true
         } else if measuring {
             result.flushes += 1

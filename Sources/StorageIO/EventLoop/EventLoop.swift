@@ -37,9 +37,10 @@ public final class EventLoop {
 
     /// Ring operations submitted and not yet completed.
     private(set) var ringPending = 0
-    /// Requests in flight outside the ring (libaio, worker threads) that will come back
-    /// through a watched fd; lets `run(until:)` tell waiting from deadlock.
-    var externalPending = 0
+    /// Requests in flight outside the ring (libaio, worker threads, libnbd) that will come
+    /// back through a watched fd; lets `run(until:)` tell waiting from deadlock. Stores
+    /// outside this module count their requests here.
+    public var externalPending = 0
     private var activeWatches = 0
 
     private var registeredRegions: [UnsafeMutableRawBufferPointer] = []
