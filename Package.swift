@@ -46,6 +46,14 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
 
+        // The SR/VDI engine: StorageRepository seam, SR drivers (local file), metadata, locks,
+        // and the multi-step VDI operations (create, snapshot, clone, resize, destroy).
+        .target(name: "SREngine", dependencies: [
+            "StorageIO", "ImageFormats",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // sm-cli's library: xe-style commands and records over the engine, one error table.
+        .target(name: "OperatorCLI", dependencies: ["SREngine", "ImageFormats", "StorageIO"]),
         // NBD: wire format and the negotiation/transmission state machines (no I/O).
         .target(name: "NBD"),
         // The data path (tapdisk-like): NBD server and exports on one io_uring event loop.
@@ -67,7 +75,7 @@ let package = Package(
         .executableTarget(name: "sm-bench", dependencies: ["BenchHarness"]),
 
         .executableTarget(name: "sm-cli", dependencies: [
-            "StorageIO",
+            "StorageIO", "OperatorCLI", "SREngine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -80,6 +88,8 @@ let package = Package(
         .testTarget(name: "StorageIOTests", dependencies: ["StorageIO", "StorageSimulation", "CZlib", "CURing", "CSandbox"]),
         .testTarget(name: "StorageSimulationTests", dependencies: ["StorageIO", "StorageSimulation"]),
         .testTarget(name: "BenchHarnessTests", dependencies: ["BenchHarness", "LoadGenerator", "StorageIO"]),
+        .testTarget(name: "SREngineTests", dependencies: ["SREngine", "ImageFormats", "StorageIO", "StorageSimulation"]),
+        .testTarget(name: "OperatorCLITests", dependencies: ["OperatorCLI", "SREngine", "ImageFormats", "StorageIO"]),
         .testTarget(name: "NBDTests", dependencies: ["NBD"]),
         .testTarget(name: "DataPathTests", dependencies: ["DataPath", "NBD", "StorageIO", "ImageFormats", "StorageSimulation"]),
         .testTarget(name: "ImageFormatsTests", dependencies: ["ImageFormats", "StorageIO", "StorageSimulation"]),
