@@ -12,7 +12,7 @@ struct BlockIOBench: ParsableCommand {
 
     @Option(help: "Raw file to run on (created and fully written when its size differs).")
     var file = "bench-results/blockio-bench.img"
-    @Option(help: "File size in MiB.")
+    @Option(name: .customLong("size-mib"), help: "File size in MiB.")
     var sizeMiB: UInt64 = 1024
     @Option(help: "Measured seconds per run.")
     var runtime: Double = 5
