@@ -22,11 +22,7 @@ struct EngineSelectionTests {
         let store = try makeStore(dir, size: 1 << 20, engine: nil, driver: .epoll)
         defer { store.close() }
         #expect(store.engine == .aio)
-        let data = AlignedBuffer(count: 4096, fill: 5)
-        try store.write(data.raw, at: 4096)
-        let back = AlignedBuffer(count: 4096)
-        try store.read(into: back.bytes, at: 4096)
-        #expect(back.array == data.array)
+        try expectRoundTrip(store, at: 4096, fill: 5)
     }
 
     /// tmpfs refused O_DIRECT before Linux 6.6; newer kernels accept it, so the refusal is
@@ -63,11 +59,7 @@ struct EngineSelectionTests {
         let dir = try ScratchDirectory(on: "/dev/shm")
         let store = try makeStore(dir, size: 1 << 20, engine: nil)
         defer { store.close() }
-        let data = AlignedBuffer(count: 4096, fill: 9)
-        try store.write(data.raw, at: 0)
-        let back = AlignedBuffer(count: 4096)
-        try store.read(into: back.bytes, at: 0)
-        #expect(back.array == data.array)
+        try expectRoundTrip(store, at: 0, fill: 9)
     }
 
     @Test("forcing io_uring on a loop without a ring is an error")

@@ -22,11 +22,7 @@ struct SandboxFallbackTests {
                 let loop = try EventLoop()
                 let store = try LocalFile.open(path, on: loop)
                 defer { store.close() }
-                let data = AlignedBuffer(count: 4096, fill: 0x42)
-                try store.write(data.raw, at: 4096)
-                let back = AlignedBuffer(count: 4096)
-                try store.read(into: back.bytes, at: 4096)
-                return (loop.driver, store.engine, back.array == data.array)
+                return (loop.driver, store.engine, try roundTrips(store, at: 4096, fill: 0x42))
             }
         }
         let (driver, engine, intact) = try outcome.get()

@@ -1,5 +1,6 @@
 import Foundation
 import StorageIO
+import Testing
 
 /// A scratch directory on the test machine's real filesystem (O_DIRECT works there),
 /// removed when the value is dropped.
@@ -50,4 +51,17 @@ func makeStore(_ dir: ScratchDirectory, name: String = "disk.img", size: UInt64,
     }
     let loop = try EventLoop(driver: driver ?? (engine == .uring ? .uring : nil))
     return try LocalFile.open(path, on: loop, options: .init(readOnly: readOnly, engine: engine))
+}
+
+/// Writes one 4 KiB block of `fill` at `offset` and reads it back; true when it matches.
+func roundTrips(_ store: any BlockIO, at offset: UInt64, fill: UInt8) throws -> Bool {
+    let data = AlignedBuffer(count: 4096, fill: fill)
+    try store.write(data.raw, at: offset)
+    let back = AlignedBuffer(count: 4096)
+    try store.read(into: back.bytes, at: offset)
+    return back.array == data.array
+}
+
+func expectRoundTrip(_ store: any BlockIO, at offset: UInt64, fill: UInt8) throws {
+    #expect(try roundTrips(store, at: offset, fill: fill))
 }
