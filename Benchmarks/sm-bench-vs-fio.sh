@@ -24,8 +24,10 @@ io=j["read"]["iops"]+j["write"]["iops"]; bw=j["read"]["bw_bytes"]+j["write"]["bw
 print(f"{io:.0f} {bw:.0f}")'; }
 for spec in "${jobs[@]}"; do
   for round in $(seq 1 "$rounds"); do
-    ours=$($bench --name=j $common $spec --output-format=json 2>/dev/null | summary)
-    theirs=$(fio --name=j $common $spec --ioengine=io_uring --norandommap=1 --output-format=json 2>/dev/null | sed -n '/^{/,$p' | summary)
+    run_ours() { ours=$($bench --name=j $common $spec --output-format=json 2>/dev/null | summary); }
+    run_fio() { theirs=$(fio --name=j $common $spec --ioengine=io_uring --norandommap=1 --output-format=json 2>/dev/null | sed -n '/^{/,$p' | summary); }
+    # Alternate who goes first, so warm-up and drift hit both alike.
+    if [ $((round % 2)) -eq 1 ]; then run_ours; run_fio; else run_fio; run_ours; fi
     python3 -c "
 o=list(map(float,'$ours'.split())); t=list(map(float,'$theirs'.split()))
 print(f'$spec round $round: sm-bench {o[0]:.0f} IOPS {o[1]/2**20:.1f} MiB/s | fio {t[0]:.0f} IOPS {t[1]/2**20:.1f} MiB/s | ratio IOPS {o[0]/t[0]:.2f} BW {o[1]/t[1]:.2f}')"
