@@ -54,6 +54,8 @@ let package = Package(
         ]),
         // sm-cli's library: xe-style commands and records over the engine, one error table.
         .target(name: "OperatorCLI", dependencies: ["SREngine", "ImageFormats", "StorageIO"]),
+        // XML-RPC as XAPI and SM speak it (for the SMAPIv1 plugin and the XenAPI client).
+        .target(name: "XMLRPC"),
         // NBD: wire format and the negotiation/transmission state machines (no I/O).
         .target(name: "NBD"),
         // The data path (tapdisk-like): NBD server and exports on one io_uring event loop.
@@ -90,6 +92,7 @@ let package = Package(
         .testTarget(name: "BenchHarnessTests", dependencies: ["BenchHarness", "LoadGenerator", "StorageIO"]),
         .testTarget(name: "SREngineTests", dependencies: ["SREngine", "ImageFormats", "StorageIO", "StorageSimulation"]),
         .testTarget(name: "OperatorCLITests", dependencies: ["OperatorCLI", "SREngine", "ImageFormats", "StorageIO"]),
+        .testTarget(name: "XMLRPCTests", dependencies: ["XMLRPC"]),
         .testTarget(name: "NBDTests", dependencies: ["NBD"]),
         .testTarget(name: "DataPathTests", dependencies: ["DataPath", "NBD", "StorageIO", "ImageFormats", "StorageSimulation"]),
         .testTarget(name: "ImageFormatsTests", dependencies: ["ImageFormats", "StorageIO", "StorageSimulation"]),
