@@ -78,7 +78,6 @@ let package = Package(
 
         .executableTarget(name: "sm-cli", dependencies: [
             "StorageIO", "OperatorCLI", "SREngine",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "BlockIOBench", dependencies: [

@@ -1,1 +1,106 @@
-print("sm-tapdisk placeholder")
+import ArgumentParser
+import DataPath
+import Dispatch
+import Glibc
+import Logging
+import StorageIO
+
+/// sm-tapdisk: the data-path daemon. It serves one file or VDI over NBD from one io_uring
+/// event loop, like blktap's tapdisk serving a VBD.
+struct SMTapdisk: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sm-tapdisk",
+        abstract: "Serve a disk over NBD on one io_uring event loop.",
+        subcommands: [Serve.self])
+}
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve FILE over NBD until SIGTERM or SIGINT.")
+
+    @Option(help: "Unix socket to listen on (created with mode 0600).")
+    var socket: String
+
+    @Option(help: "Also listen on TCP at a loopback address, e.g. 127.0.0.1:10809.")
+    var tcp: String?
+
+    @Flag(help: "Refuse writes (snapshots).")
+    var readOnly = false
+
+    @Option(help: "Export name clients ask for.")
+    var export = ""
+
+    @Flag(help: "Use the page cache instead of O_DIRECT.")
+    var buffered = false
+
+    @Option(help: "Image format: raw, vhd, or auto (by the file name: .vhd is VHD).")
+    var format = "auto"
+
+    @Option(help: "Poll the ring this many microseconds after the last event before sleeping (0: never).")
+    var pollUs: Int64 = 0
+
+    @Flag(help: "Send each reply as soon as it completes instead of batching a loop turn's replies.")
+    var noCoalesce = false
+
+    @Flag(help: "Log each connection.")
+    var verbose = false
+
+    @Argument(help: "The raw file or block device to serve.")
+    var file: String
+
+    func run() throws {
+        var logger = Logger(label: "sm-tapdisk")
+        logger.logLevel = verbose ? .debug : .notice
+        signal(SIGPIPE, SIG_IGN)
+
+        let loop = try EventLoop()
+        guard let format = ExportFormat(rawValue: format) else {
+            throw ValidationError("--format is one of \(ExportFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let backend = try ExportFormat.openExport(file, format: format, on: loop, readOnly: readOnly, direct: !buffered)
+        guard pollUs >= 0 && pollUs * 1000 <= DataPathLimits.pollNanosecondsMax else {
+            throw ValidationError("--poll-us is 0...\(DataPathLimits.pollNanosecondsMax / 1000)")
+        }
+        let configuration = NBDServerConfiguration(pollNanoseconds: pollUs * 1000, coalesceReplies: !noCoalesce)
+        let server = try NBDServer(loop: loop, exports: [ServedExport(name: export, description: file, backend: backend)],
+                                   configuration: configuration, logger: logger)
+        try server.listen(unixPath: socket)
+        if let tcp {
+            let (host, port) = try parseHostPort(tcp)
+            let bound = try server.listen(tcpHost: host, port: port)
+            print("nbd://\(host.contains(":") ? "[\(host)]" : host):\(bound)/\(export)")
+        }
+        print("nbd+unix:///\(export)?socket=\(socket)")
+        fflush(nil)
+
+        // Signals arrive on a dispatch queue; the stop handle wakes the loop thread.
+        let stopHandle = server.stopHandle
+        var sources: [DispatchSourceSignal] = []
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { stopHandle.stop() }
+            source.resume()
+            sources.append(source)
+        }
+        server.run()
+        sources.forEach { $0.cancel() }
+        do {
+            try backend.close()
+        } catch {
+            logger.error("closing \(file): \(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    private func parseHostPort(_ text: String) throws -> (String, UInt16) {
+        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else {
+            throw ValidationError("--tcp takes HOST:PORT, e.g. 127.0.0.1:10809")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host, port)
+    }
+}
+
+SMTapdisk.main()

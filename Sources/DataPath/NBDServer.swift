@@ -1,0 +1,234 @@
+import Glibc
+import Logging
+import NBD
+import StorageIO
+
+/// An export as the server offers it: a name clients ask for, and the backend behind it.
+public struct ServedExport {
+    public var name: String
+    public var description: String
+    public var backend: any ExportBackend
+
+    public init(name: String, description: String = "", backend: any ExportBackend) {
+        self.name = name
+        self.description = description
+        self.backend = backend
+    }
+
+    /// What negotiation tells clients, from the backend's current size and features.
+    var nbdDescription: NBDExportDescription {
+        let f = backend.features
+        let minimum = max(1, f.minimumBlock)
+        let preferred = max(NBDLimits.preferredBlockBytes, minimum)
+        return NBDExportDescription(
+            name: name, description: description, size: backend.size, flags: f.transmissionFlags,
+            minimumBlock: UInt32(minimum), preferredBlock: UInt32(preferred),
+            maximumPayload: UInt32(max(preferred, f.transferBytesMax)), offersBaseAllocation: true)
+    }
+}
+
+/// Stops a server from any thread (a signal handler's thread, a test): it wakes the
+/// server's loop through a pipe the loop watches.
+public final class NBDServerStopHandle: Sendable {
+    /// The end the loop watches, and the end `stop()` writes.
+    let readFD: Int32
+    let writeFD: Int32
+
+    init() throws {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { throw SocketError(call: "pipe", address: "stop handle", errno: errno) }
+        for fd in fds {
+            Sockets.setNonBlocking(fd)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
+        readFD = fds[0]
+        writeFD = fds[1]
+    }
+
+    deinit {
+        Glibc.close(readFD)
+        Glibc.close(writeFD)
+    }
+
+    public func stop() {
+        var one: UInt8 = 1
+        _ = Glibc.write(writeFD, &one, 1)
+    }
+}
+
+/// The NBD server of the data path: listening sockets and connections on ONE event loop,
+/// which also completes the exports' disk I/O, so a request crosses no thread.
+///
+/// Confined to the loop's thread, except `stopHandle`. `run()` serves until stopped, then
+/// lets connections finish their requests (for a bounded time) and closes everything.
+public final class NBDServer {
+    public let loop: EventLoop
+    public let exports: [ServedExport]
+    public let stopHandle: NBDServerStopHandle
+    public let configuration: NBDServerConfiguration
+    let logger: Logger
+    let cache: BufferCache
+
+    private struct Listener {
+        var fd: Int32
+        var watch: FDWatch
+        var unixPath: String?
+    }
+    private var listeners: [Listener] = []
+    private var connections: [Int: NBDConnection] = [:]
+    private var nextConnectionID = 0
+    private var stopWatch: FDWatch?
+    public private(set) var isStopping = false
+    /// Requests of all connections being served by the backends now.
+    var requestsInFlight = 0
+    /// Connections accepted since the server started (tests and stats).
+    public private(set) var acceptedCount = 0
+
+    public init(loop: EventLoop, exports: [ServedExport], configuration: NBDServerConfiguration = NBDServerConfiguration(),
+                logger: Logger = Logger(label: "sm-tapdisk.nbd")) throws {
+        precondition(!exports.isEmpty, "a server needs at least one export")
+        for e in exports { precondition(e.backend.loop === loop, "export \(e.name) runs on another loop") }
+        self.loop = loop
+        self.exports = exports
+        self.configuration = configuration
+        self.logger = logger
+        stopHandle = try NBDServerStopHandle()
+        let payloadMax = exports.map { $0.backend.features.transferBytesMax }.max()!
+        cache = BufferCache(payloadBytesMax: max(payloadMax, DataPathLimits.bufferBytesMin))
+        cache.prewarm(count: DataPathLimits.slotsPerConnection, bytes: 4096)
+        let stopFD = stopHandle.readFD
+        stopWatch = loop.watch(fd: stopFD, events: .readable) { [weak self] _ in
+            var drain = [UInt8](repeating: 0, count: 16)
+            _ = Glibc.read(stopFD, &drain, drain.count)
+            self?.stop()
+        }
+    }
+
+    deinit {
+        for l in listeners { Glibc.close(l.fd) }
+    }
+
+    /// Listens on a Unix socket at `path` (mode 0600), replacing a stale socket file.
+    public func listen(unixPath path: String) throws {
+        let fd = try Sockets.listenUnix(path: path)
+        addListener(fd: fd, unixPath: path)
+        logger.info("listening on \(path)")
+    }
+
+    /// Listens on TCP at a loopback `host` (anything else is refused); port 0 picks one.
+    /// Returns the bound port.
+    @discardableResult
+    public func listen(tcpHost host: String, port: UInt16) throws -> UInt16 {
+        let (fd, bound) = try Sockets.listenTCP(host: host, port: port)
+        addListener(fd: fd, unixPath: nil)
+        logger.info("listening on \(host):\(bound)")
+        return bound
+    }
+
+    private func addListener(fd: Int32, unixPath: String?) {
+        let watch = loop.watch(fd: fd, events: .readable) { [weak self] _ in self?.acceptAll(fd) }
+        listeners.append(Listener(fd: fd, watch: watch, unixPath: unixPath))
+    }
+
+    func backend(named name: String) -> (any ExportBackend)? {
+        exports.first { $0.name == name }?.backend
+    }
+
+    public var connectionCount: Int { connections.count }
+
+    private func acceptAll(_ listenFD: Int32) {
+        while !isStopping {
+            let fd = accept(listenFD, nil, nil)
+            if fd < 0 {
+                if errno == EINTR { continue }
+                if errno != EAGAIN && errno != EWOULDBLOCK {
+                    logger.warning("accept failed: \(String(cString: strerror(errno)))")
+                }
+                return
+            }
+            guard connections.count < DataPathLimits.connectionsMax else {
+                logger.warning("refusing a connection: \(DataPathLimits.connectionsMax) already open")
+                Glibc.close(fd)
+                continue
+            }
+            Sockets.setNonBlocking(fd)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            Sockets.setNoDelay(fd)
+            acceptedCount += 1
+            nextConnectionID += 1
+            let connection = NBDConnection(id: nextConnectionID, fd: fd, server: self,
+                                           exports: exports.map(\.nbdDescription), cache: cache, logger: logger)
+            connections[connection.id] = connection
+            connection.start()
+        }
+    }
+
+    func connectionClosed(_ connection: NBDConnection) {
+        connections[connection.id] = nil
+    }
+
+    /// Stops accepting and lets every connection finish; `run()` returns once they have.
+    public func stop() {
+        guard !isStopping else { return }
+        isStopping = true
+        logger.info("stopping: \(connections.count) connection(s) to drain")
+        for l in listeners {
+            l.watch.cancel()
+            Glibc.close(l.fd)
+            if let path = l.unixPath { unlink(path) }
+        }
+        listeners.removeAll()
+        stopWatch?.cancel()
+        stopWatch = nil
+        for c in Array(connections.values) { c.beginShutdown() }
+    }
+
+    /// Serves until `stop()` (or the stop handle), then drains connections: after the grace
+    /// period clients that still have not taken their replies are cut off.
+    public func run() {
+        var deadline: UInt64 = 0
+        let spin = UInt64(configuration.pollNanoseconds)
+        var lastWork: UInt64 = 0
+        var lastSweep = monotonicNanoseconds()
+        while !(isStopping && connections.isEmpty) {
+            if isStopping {
+                let now = monotonicNanoseconds()
+                if deadline == 0 { deadline = now + UInt64(DataPathLimits.shutdownGraceNanoseconds) }
+                if now > deadline { for c in Array(connections.values) { c.abort() } }
+                loop.runOnce(timeoutNanoseconds: 50_000_000)
+                continue
+            }
+            if spin > 0 && requestsInFlight >= DataPathLimits.pollDepthMin {
+                // Poll the ring without sleeping while the disk is kept busy: with both
+                // threads asleep the scheduler tends to put the client on this CPU, and the
+                // two then take turns instead of overlapping.
+                if loop.runOnce(timeoutNanoseconds: 0) > 0 {
+                    lastWork = monotonicNanoseconds()
+                    continue
+                }
+                if monotonicNanoseconds() - lastWork < spin { continue }
+            }
+            loop.runOnce(timeoutNanoseconds: DataPathLimits.sweepIntervalNanoseconds)
+            lastWork = monotonicNanoseconds()
+            if lastWork - lastSweep >= UInt64(DataPathLimits.sweepIntervalNanoseconds) {
+                lastSweep = lastWork
+                sweepNegotiations(now: lastWork)
+            }
+        }
+    }
+
+    /// Disconnects clients that have not finished negotiating in time.
+    private func sweepNegotiations(now: UInt64) {
+        let limit = UInt64(configuration.negotiationTimeoutNanoseconds)
+        for c in Array(connections.values) where c.isNegotiating && now - c.acceptedAt > limit {
+            logger.notice("connection \(c.id): negotiation timed out")
+            c.abort()
+        }
+    }
+}
+
+func monotonicNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}

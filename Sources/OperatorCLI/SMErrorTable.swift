@@ -1,0 +1,73 @@
+import ImageFormats
+import SREngine
+import StorageIO
+import Glibc
+
+/// An error as SM reports it: its name and code in XenServer's `XE_SR_ERRORCODES.xml`, and
+/// a readable message (SM's description plus the detail, as `[opterr=...]`).
+public struct SMError: Equatable, Sendable, CustomStringConvertible {
+    public var name: String
+    public var code: Int
+    public var message: String
+
+    public var description: String { "\(name) (\(code)): \(message)" }
+}
+
+/// The one table that turns the engine's, the formats' and the command line's errors into
+/// SM error codes; nothing else in the CLI knows a code.
+public enum SMErrorTable {
+    static func sm(_ name: String, _ code: Int, _ text: String, _ detail: String) -> SMError {
+        SMError(name: name, code: code, message: "\(text) [opterr=\(detail)]")
+    }
+
+    public static func map(_ error: any Error) -> SMError {
+        switch error {
+        case let e as SREngineError: return map(e)
+        case let e as CLIError:
+            switch e {
+            case .file: return sm("SMGeneral", 202, "SM general error", e.description)
+            default: return sm("InvalidArg", 1, "Invalid argument", e.description)
+            }
+        case let e as BlockIOError:
+            if case .noSpace = e { return sm("SRNoSpace", 44, "There is insufficient space", e.description) }
+            return sm("EIO", 200, "General IO error", e.description)
+        case let e as VHDError:
+            if e.kind == .sizeOutOfRange { return sm("VDISize", 79, "VDI Invalid size", e.description) }
+            if e.kind == .chainTooDeep { return sm("SnapshotChainTooLong", 109, "The snapshot chain is too long", e.description) }
+            return sm("VDILoad", 65, "Failed to load VDI", e.description)
+        default:
+            return sm("GenericException", 1200, "SM has thrown a generic python exception", "\(error)")
+        }
+    }
+
+    static func map(_ e: SREngineError) -> SMError {
+        let d = e.description
+        switch e {
+        case let .configMissing(key):
+            if key == "location" { return sm("ConfigLocationMissing", 94, "The request is missing the location parameter", d) }
+            return sm("ConfigParamsMissing", 115, "Not all required parameters specified.", d)
+        case .configInvalid: return sm("SRUnavailable", 47, "The SR is not available", d)
+        case .unknownSRType: return sm("InvalidArg", 1, "Invalid argument", d)
+        case .srExists: return sm("SRExists", 42, "The SR already exists", d)
+        case .srNotFound: return sm("SRUnavailable", 47, "The SR is not available", d)
+        case .srNotEmpty: return sm("SRNotEmpty", 39, "The SR is not empty", d)
+        case .vdiNotFound: return sm("VDIMissing", 144, "VDI could not be found", d)
+        case .vdiExists: return sm("VDIExists", 43, "The VDI already exists", d)
+        case .vdiSize: return sm("VDISize", 79, "VDI Invalid size", d)
+        case .resizeRefused: return sm("VDIResize", 110, "The VDI resize operation failed", d)
+        case .chainTooLong: return sm("SnapshotChainTooLong", 109, "The snapshot chain is too long", d)
+        case .noSpace: return sm("SRNoSpace", 44, "There is insufficient space", d)
+        case .vdiUnavailable: return sm("VDIUnavailable", 46, "Unable to attach or use the VDI", d)
+        case .vdiInUse: return sm("VDIInUse", 24, "The VDI is currently in use", d)
+        case .lockFailed: return sm("LockErr", 37, "Failed to acquire the lock", d)
+        case .invalidArgument: return sm("InvalidArg", 1, "Invalid argument", d)
+        case .metadataCorrupt: return sm("MetadataError", 181, "Error in the SR metadata", d)
+        case .imageDamaged: return sm("VDILoad", 65, "Failed to load VDI", d)
+        case let .system(_, _, code):
+            if code == ENOSPC { return sm("SRNoSpace", 44, "There is insufficient space", d) }
+            if code == EIO { return sm("EIO", 200, "General IO error", d) }
+            return sm("SMGeneral", 202, "SM general error", d)
+        case .unsupported: return sm("Unimplemented", 38, "Unimplemented", d)
+        }
+    }
+}

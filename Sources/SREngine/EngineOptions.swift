@@ -1,0 +1,20 @@
+/// Host-side settings of the engine: where locks live, how free space is measured, and a
+/// hook between the steps of multi-step operations.
+public struct EngineOptions: Sendable {
+    /// See `SRContext.lockDirectory`.
+    public var lockDirectory: String?
+    public var freeSpace: FreeSpaceProbe
+    /// Called with a step's name (`snapshot.link`, `destroy.unlink`, ...) just before the
+    /// step runs. Tests use it to stop an operation at every step boundary: by throwing
+    /// (in process) or by killing the process.
+    public var stepHook: (@Sendable (String) throws -> Void)?
+
+    public init(lockDirectory: String? = nil, freeSpace: FreeSpaceProbe = .statvfs,
+                stepHook: (@Sendable (String) throws -> Void)? = nil) {
+        self.lockDirectory = lockDirectory
+        self.freeSpace = freeSpace
+        self.stepHook = stepHook
+    }
+
+    var context: SRContext { SRContext(lockDirectory: lockDirectory, freeSpace: freeSpace) }
+}

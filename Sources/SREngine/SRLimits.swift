@@ -1,0 +1,32 @@
+import ImageFormats
+
+/// Every limit of the SR/VDI engine, in one place; `SRLimitsTests` checks how they relate.
+///
+/// The values follow XenServer's SM (`vhdutil.py`, `FileSR.py`) so that an SR written here
+/// behaves like one written there.
+public enum SRLimits {
+    /// sm `MIN_VHD_SIZE`: the smallest VDI.
+    public static let vdiSizeMin: UInt64 = VHDLimits.sizeBytesMin
+    /// sm `MAX_VHD_SIZE` (2040 GiB): the largest VDI.
+    public static let vdiSizeMax: UInt64 = VHDLimits.sizeBytesMax
+    /// VDI sizes are rounded up to whole VHD blocks.
+    public static let vdiSizeGranule: UInt64 = VHDLimits.sizeGranuleBytes
+    /// sm `MAX_CHAIN_SIZE`: a snapshot that would make a chain deeper than this is refused.
+    public static let chainDepthMax = VHDLimits.chainDepthMax
+    /// Extra bytes every space check keeps free for journals, metadata and filesystem blocks.
+    public static let spaceSlackBytes: UInt64 = 4 << 20
+    /// Filesystem allocation granule assumed when estimating an image's metadata footprint.
+    public static let filesystemBlockBytes: UInt64 = 4096
+    /// The SR metadata file is refused beyond this size (hostile or damaged input).
+    public static let metadataBytesMax = 64 << 20
+    /// A journal file is refused beyond this size.
+    public static let journalBytesMax = 1 << 20
+    /// How long a lock is waited for before the operation fails (LockErr / VDIInUse).
+    public static let lockWaitSecondsMax: Double = 120
+    /// Polling interval while a lock is held elsewhere (fcntl F_SETLK retries).
+    public static let lockPollMicroseconds: UInt32 = 2_000
+    /// Bytes moved per I/O by copies (resize, import, export).
+    public static let copyChunkBytes = 2 << 20
+    /// name-label and name-description are refused beyond this many bytes.
+    public static let nameBytesMax = 4096
+}
