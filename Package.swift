@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "blockio-bench", targets: ["BlockIOBench"]),
         .executable(name: "sm-tapdisk", targets: ["sm-tapdisk"]),
         .executable(name: "sm-bench", targets: ["sm-bench"]),
+        .executable(name: "sm-plugin", targets: ["sm-plugin"]),
         .library(name: "StorageIO", targets: ["StorageIO"]),
     ],
     dependencies: [
@@ -52,8 +53,13 @@ let package = Package(
             "StorageIO", "ImageFormats",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        // sm-cli's library: xe-style commands and records over the engine, one error table.
-        .target(name: "OperatorCLI", dependencies: ["SREngine", "ImageFormats", "StorageIO"]),
+        // The SM error table (XenServer's names and codes) shared by every front end.
+        .target(name: "SMErrors", dependencies: ["SREngine", "ImageFormats", "StorageIO"]),
+        // sm-cli's library: xe-style commands and records over the engine.
+        .target(name: "OperatorCLI", dependencies: ["SREngine", "SMErrors", "ImageFormats", "StorageIO"]),
+        // The SMAPIv1 plugin: XAPI's XML-RPC calls dispatched onto the engine.
+        .target(name: "SMPlugin", dependencies: ["SREngine", "SMErrors", "XMLRPC", "ImageFormats", "StorageIO"]),
+        .executableTarget(name: "sm-plugin", dependencies: ["SMPlugin"]),
         // XML-RPC as XAPI and SM speak it (for the SMAPIv1 plugin and the XenAPI client).
         .target(name: "XMLRPC"),
         // NBD: wire format and the negotiation/transmission state machines (no I/O).
@@ -90,8 +96,10 @@ let package = Package(
         .testTarget(name: "StorageSimulationTests", dependencies: ["StorageIO", "StorageSimulation"]),
         .testTarget(name: "BenchHarnessTests", dependencies: ["BenchHarness", "LoadGenerator", "StorageIO"]),
         .testTarget(name: "SREngineTests", dependencies: ["SREngine", "ImageFormats", "StorageIO", "StorageSimulation"]),
-        .testTarget(name: "OperatorCLITests", dependencies: ["OperatorCLI", "SREngine", "ImageFormats", "StorageIO"]),
+        .testTarget(name: "OperatorCLITests", dependencies: ["OperatorCLI", "SMErrors", "SREngine", "ImageFormats", "StorageIO"]),
         .testTarget(name: "XMLRPCTests", dependencies: ["XMLRPC"]),
+        .testTarget(name: "SMPluginTests", dependencies: ["SMPlugin", "XMLRPC", "SREngine", "SMErrors", "ImageFormats", "StorageIO"]),
+        .testTarget(name: "GarbageCollectorTests", dependencies: ["SREngine", "ImageFormats", "StorageIO", "StorageSimulation"]),
         .testTarget(name: "NBDTests", dependencies: ["NBD"]),
         .testTarget(name: "DataPathTests", dependencies: ["DataPath", "NBD", "StorageIO", "ImageFormats", "StorageSimulation"]),
         .testTarget(name: "ImageFormatsTests", dependencies: ["ImageFormats", "StorageIO", "StorageSimulation"]),

@@ -1,3 +1,4 @@
+import SMErrors
 import Glibc
 
 /// sm-cli's entry point: parse, run one command, map any failure through `SMErrorTable`.

@@ -1,3 +1,4 @@
+import SMErrors
 /// An xe-style command line: `COMMAND key=value ... map:key=value ... --flag`.
 ///
 /// Maps are `device-config:`, `sm-config:`, `driver-params:`, `other-config:`; flags are
@@ -83,6 +84,16 @@ public enum CLIError: Error, Equatable, CustomStringConvertible {
         case let .unknownCommand(c): "unknown command '\(c)' (try: sm-cli help)"
         case let .unknownParameter(command, key): "\(command) does not take the parameter '\(key)'"
         case let .file(path, detail): "\(path): \(detail)"
+        }
+    }
+}
+
+extension CLIError: SMErrorConvertible {
+    /// A file the user named is SMGeneral; anything else wrong on the command line is InvalidArg.
+    public var smError: SMError {
+        switch self {
+        case .file: SMErrorTable.sm("SMGeneral", 202, "SM general error", description)
+        default: SMErrorTable.sm("InvalidArg", 1, "Invalid argument", description)
         }
     }
 }

@@ -1,3 +1,4 @@
+import SMErrors
 import SREngine
 
 /// sr-probe, sr-create, sr-introduce, sr-forget, sr-destroy, sr-list, sr-scan, sr-update,

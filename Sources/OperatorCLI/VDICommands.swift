@@ -1,3 +1,4 @@
+import SMErrors
 import SREngine
 
 /// vdi-create, vdi-list, vdi-param-list, vdi-param-set, vdi-snapshot, vdi-clone,

@@ -1,3 +1,4 @@
+import SMErrors
 import Testing
 
 @testable import OperatorCLI

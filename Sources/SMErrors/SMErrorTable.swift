@@ -1,7 +1,7 @@
+import Glibc
 import ImageFormats
 import SREngine
 import StorageIO
-import Glibc
 
 /// An error as SM reports it: its name and code in XenServer's `XE_SR_ERRORCODES.xml`, and
 /// a readable message (SM's description plus the detail, as `[opterr=...]`).
@@ -13,21 +13,23 @@ public struct SMError: Equatable, Sendable, CustomStringConvertible {
     public var description: String { "\(name) (\(code)): \(message)" }
 }
 
-/// The one table that turns the engine's, the formats' and the command line's errors into
-/// SM error codes; nothing else in the CLI knows a code.
+/// A front end's own error (a bad command line, a bad XML-RPC call) that knows its SM code.
+public protocol SMErrorConvertible: Error {
+    var smError: SMError { get }
+}
+
+/// The one table that turns the engine's, the formats' and the I/O layer's errors into SM
+/// error codes; the CLI and the SMAPIv1 plugin both map through it, and nothing else knows a code.
 public enum SMErrorTable {
-    static func sm(_ name: String, _ code: Int, _ text: String, _ detail: String) -> SMError {
+    /// SM's message shape: the table's description, then the detail as `[opterr=...]`.
+    public static func sm(_ name: String, _ code: Int, _ text: String, _ detail: String) -> SMError {
         SMError(name: name, code: code, message: "\(text) [opterr=\(detail)]")
     }
 
     public static func map(_ error: any Error) -> SMError {
         switch error {
+        case let e as SMErrorConvertible: return e.smError
         case let e as SREngineError: return map(e)
-        case let e as CLIError:
-            switch e {
-            case .file: return sm("SMGeneral", 202, "SM general error", e.description)
-            default: return sm("InvalidArg", 1, "Invalid argument", e.description)
-            }
         case let e as BlockIOError:
             if case .noSpace = e { return sm("SRNoSpace", 44, "There is insufficient space", e.description) }
             return sm("EIO", 200, "General IO error", e.description)
