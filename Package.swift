@@ -77,7 +77,7 @@ let package = Package(
 
         // sm-bench's library: fio job files and options, targets, reports (fio JSON), compare mode.
         .target(name: "BenchHarness", dependencies: [
-            "LoadGenerator", "StorageIO", "NBDClient",
+            "LoadGenerator", "StorageIO", "NBDClient", "SREngine", "ImageFormats",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         .executableTarget(name: "sm-bench", dependencies: ["BenchHarness"]),

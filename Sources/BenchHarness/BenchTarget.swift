@@ -1,5 +1,7 @@
 import Foundation
+import ImageFormats
 import NBDClient
+import SREngine
 import StorageIO
 
 /// What a job's `filename` names, and how to open it as a BlockIO.
@@ -41,18 +43,21 @@ public enum BenchTarget: Equatable, Sendable, CustomStringConvertible {
         case let .nbd(uri):
             return try NBDClientStore(uri: uri, on: loop)
         case let .vdi(uuid):
-            throw BenchTargetError.vdiUnavailable(uuid)
+            return try openVDI(uuid, writable: job.pattern != .read && job.pattern != .randread)
         }
     }
-}
 
-public enum BenchTargetError: Error, CustomStringConvertible {
-    case vdiUnavailable(String)
-
-    public var description: String {
-        switch self {
-        case let .vdiUnavailable(uuid):
-            "vdi=\(uuid): this build has no SR/VDI engine to open VDIs with yet; use the VDI's file path or its NBD URI"
-        }
+    /// A VDI of a registered SR (the registry sm-cli keeps; `SM_REGISTRY` overrides its
+    /// path), opened through the engine: its image chain as one store, the VDI's lock held
+    /// until the job closes it.
+    private func openVDI(_ uuid: String, writable: Bool) throws -> any BlockIO {
+        let environment = ProcessInfo.processInfo.environment
+        let registry = HostRegistry(path: HostRegistry.defaultPath(environment: environment))
+        let manager = SRManager(options: EngineOptions(lockDirectory: environment["SM_LOCK_DIR"]))
+        let (sr, _) = try registry.attachSR(holding: uuid, manager: manager)
+        let handle = try sr.openData(uuid, writable: writable)
+        let store = DiskImageStore(image: handle.image)
+        store.closeImage = { try? handle.close() }
+        return store
     }
 }

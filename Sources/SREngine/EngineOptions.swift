@@ -8,12 +8,15 @@ public struct EngineOptions: Sendable {
     /// step runs. Tests use it to stop an operation at every step boundary: by throwing
     /// (in process) or by killing the process.
     public var stepHook: (@Sendable (String) throws -> Void)?
+    /// What `destroyVDI` and `scan` do to start the garbage collector afterwards.
+    public var gcKick: GCKick
 
     public init(lockDirectory: String? = nil, freeSpace: FreeSpaceProbe = .statvfs,
-                stepHook: (@Sendable (String) throws -> Void)? = nil) {
+                stepHook: (@Sendable (String) throws -> Void)? = nil, gcKick: GCKick = .none) {
         self.lockDirectory = lockDirectory
         self.freeSpace = freeSpace
         self.stepHook = stepHook
+        self.gcKick = gcKick
     }
 
     var context: SRContext { SRContext(lockDirectory: lockDirectory, freeSpace: freeSpace) }

@@ -6,6 +6,10 @@ import Foundation
 struct Journal: Codable, Equatable {
     enum Kind: String, Codable {
         case create, snapshot, destroy, resize
+        /// The collector's merge of a hidden node into its parent (`Coalesce.swift`).
+        case coalesce
+        /// The collector's offline merge of a leaf into its parent (`LeafCoalesce.swift`).
+        case leafCoalesce = "leaf-coalesce"
     }
 
     var kind: Kind
@@ -28,6 +32,10 @@ struct Journal: Codable, Equatable {
     var garbage: [String]?
     /// resize: the new virtual size.
     var newSize: UInt64?
+    /// coalesce: the children relinked to `parent` once the data is merged.
+    var children: [String]?
+    /// coalesce: `relinking` once the data is merged (the commit: recovery then finishes).
+    var phase: String?
 
     init(kind: Kind, vdi: String) {
         self.kind = kind

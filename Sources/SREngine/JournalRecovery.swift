@@ -58,6 +58,10 @@ extension AttachedSR {
                 try repository.removeJournal(j.name)
                 recoveryLog.append("undid the interrupted resize of VDI \(j.vdi)")
             }
+        case .coalesce:
+            recoveryLog.append(try recoverCoalesce(j))
+        case .leafCoalesce:
+            recoveryLog.append(try recoverLeafCoalesce(j))
         }
     }
 

@@ -29,4 +29,19 @@ public enum SRLimits {
     public static let copyChunkBytes = 2 << 20
     /// name-label and name-description are refused beyond this many bytes.
     public static let nameBytesMax = 4096
+    /// Largest read a coalesce issues: neighbouring allocated runs of the source (a few
+    /// blocks with their bitmap sectors in between) are merged up to this size.
+    public static let coalesceReadBytesMax = 8 << 20
+    /// Host bytes a coalesce read may skip over to merge two runs (bitmaps, alignment gaps).
+    public static let coalesceMergeGapBytesMax: UInt64 = 64 << 10
+    /// Coalesce reads kept in flight ahead of the writes into the parent.
+    public static let coalesceReadAheadCountMax = 4
+    /// Bytes a coalesce copies between two looks at the abort flag.
+    public static let gcAbortPollBytes: UInt64 = 64 << 20
+    /// Passes (garbage sweep + one merge) one collector run makes at most; every pass that
+    /// does work removes an image, so this only bounds a run over a damaged SR.
+    public static let gcPassCountMax = 4 * 1024
+    /// Host bytes a coalesce may add to the parent per source block beyond its data:
+    /// the sector bitmap and the 4 KiB alignment gap.
+    public static let coalesceBlockOverheadBytes: UInt64 = 8 << 10
 }

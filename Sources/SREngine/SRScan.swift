@@ -23,10 +23,12 @@ extension AttachedSR {
     /// Reconciles records with the images present (after finishing interrupted operations)
     /// and reports what changed. Images are the truth: XenServer's SM scans the same way.
     public func scan() throws -> [ScanChange] {
-        try withSRLock {
+        let changes = try withSRLock {
             try recover()
             return try reconcile()
         }
+        kickGarbageCollector()
+        return changes
     }
 
     func reconcile() throws -> [ScanChange] {

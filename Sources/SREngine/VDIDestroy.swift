@@ -6,6 +6,11 @@
 /// first; drop their records; drop the journal.
 extension AttachedSR {
     public func destroyVDI(_ vdi: String) throws {
+        try destroyWithoutKick(vdi)
+        kickGarbageCollector()
+    }
+
+    private func destroyWithoutKick(_ vdi: String) throws {
         try withVDILock(vdi) {
             try withSRLock {
                 let meta = try metadata()

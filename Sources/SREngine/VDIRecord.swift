@@ -79,13 +79,28 @@ public struct SRRecord: Codable, Equatable, Sendable {
     public var nameDescription: String
     public var type: String
     public var contentType: String
+    /// other-config: operator switches such as `gc=false` (see `GCConfigKey`).
+    public var otherConfig: [String: String]
 
-    public init(uuid: String, nameLabel: String, nameDescription: String = "", type: String, contentType: String = "user") {
+    public init(uuid: String, nameLabel: String, nameDescription: String = "", type: String, contentType: String = "user",
+                otherConfig: [String: String] = [:]) {
         self.uuid = uuid
         self.nameLabel = nameLabel
         self.nameDescription = nameDescription
         self.type = type
         self.contentType = contentType
+        self.otherConfig = otherConfig
+    }
+
+    /// Metadata written before other-config existed has none.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        uuid = try c.decode(String.self, forKey: .uuid)
+        nameLabel = try c.decode(String.self, forKey: .nameLabel)
+        nameDescription = try c.decode(String.self, forKey: .nameDescription)
+        type = try c.decode(String.self, forKey: .type)
+        contentType = try c.decode(String.self, forKey: .contentType)
+        otherConfig = try c.decodeIfPresent([String: String].self, forKey: .otherConfig) ?? [:]
     }
 
     enum CodingKeys: String, CodingKey {
@@ -94,5 +109,6 @@ public struct SRRecord: Codable, Equatable, Sendable {
         case nameDescription = "name-description"
         case type
         case contentType = "content-type"
+        case otherConfig = "other-config"
     }
 }

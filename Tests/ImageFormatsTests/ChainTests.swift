@@ -9,7 +9,7 @@ import Testing
     /// Builds base + (depth-1) differencing layers, each written with random data through
     /// the chain, and returns the leaf path and the model.
     func buildChain(_ dir: TempDir, loop: EventLoop, depth: Int, size: UInt64, seed: UInt64,
-                    writesPerLayer: Int) throws -> (String, ReferenceDisk) {
+                    writesPerLayer: Int, granuleSectors: Int = 1) throws -> (String, ReferenceDisk) {
         var model = ReferenceDisk(size: size)
         var rng = SeededRandom(seed: seed)
         var path = dir.file("layer0.vhd")
@@ -24,8 +24,9 @@ import Testing
             let chain = try ImageChain.open(path, on: loop)
             #expect(chain.depth == level + 1)
             for i in 0..<writesPerLayer {
-                let sectors = Int.random(in: 1...96, using: &rng)
-                let off = UInt64.random(in: 0...(size / 512 - UInt64(sectors)), using: &rng) * 512
+                let g = UInt64(granuleSectors)
+                let sectors = Int.random(in: 1...(96 / granuleSectors), using: &rng) * granuleSectors
+                let off = UInt64.random(in: 0...((size / 512 - UInt64(sectors)) / g), using: &rng) * g * 512
                 let data = pattern(count: sectors * 512, seed: seed &+ UInt64(level * 1000 + i), at: off)
                 try chain.writeBytes(data, at: off)
                 model.write(data, at: off)

@@ -205,5 +205,9 @@ public final class VHDImage: ImageLayer {
         return out
     }
 
+    /// Checks the image as it is on disk (unflushed changes are not seen).
     public func check() -> CheckReport { VHDCheck.run(store) }
+
+    /// Checks the VHD in `store` without opening it: explains images that fail to open.
+    public static func check(_ store: any BlockIO) -> CheckReport { VHDCheck.run(store) }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import SREngine
 
 /// The SRs this host knows between invocations (what xe keeps in xapi's database): uuid,
 /// type and device-config. `sr-forget` drops an entry, `sr-introduce` adds one back.
@@ -10,6 +9,11 @@ public struct HostRegistry {
     public struct Entry: Codable, Equatable, Sendable {
         public var type: String
         public var deviceConfig: [String: String]
+
+        public init(type: String, deviceConfig: [String: String]) {
+            self.type = type
+            self.deviceConfig = deviceConfig
+        }
 
         enum CodingKeys: String, CodingKey {
             case type
@@ -30,7 +34,7 @@ public struct HostRegistry {
     public func load() throws -> [String: Entry] {
         guard let data = FileManager.default.contents(atPath: path) else { return [:] }
         do { return try JSONDecoder().decode([String: Entry].self, from: data) } catch {
-            throw CLIError.file(path: path, detail: "the SR registry is unreadable: \(error)")
+            throw SREngineError.metadataCorrupt(path: path, detail: "the SR registry is unreadable: \(error)")
         }
     }
 
@@ -44,7 +48,7 @@ public struct HostRegistry {
         let dir = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: dir.isEmpty ? "." : dir, withIntermediateDirectories: true)
         let lock = LockFile(path: path + ".lock")
-        guard try lock.acquire() else { throw CLIError.file(path: path, detail: "the registry lock timed out") }
+        guard try lock.acquire() else { throw SREngineError.lockFailed(path: path + ".lock", detail: "the registry lock timed out") }
         defer { lock.release() }
         var entries = try load()
         try change(&entries)
@@ -53,8 +57,8 @@ public struct HostRegistry {
         let data = try encoder.encode(entries)
         let tmp = path + ".tmp.\(getpid())"
         guard FileManager.default.createFile(atPath: tmp, contents: data) else {
-            throw CLIError.file(path: tmp, detail: "cannot write")
+            throw SREngineError.system(operation: "write", path: tmp, errno: errno)
         }
-        guard rename(tmp, path) == 0 else { throw CLIError.file(path: path, detail: "cannot replace") }
+        guard rename(tmp, path) == 0 else { throw SREngineError.system(operation: "rename", path: path, errno: errno) }
     }
 }
