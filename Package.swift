@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // C shims: every C library the product links sits behind one of these.
@@ -94,7 +95,7 @@ let package = Package(
 
         .testTarget(name: "StorageIOTests", dependencies: ["StorageIO", "StorageSimulation", "CZlib", "CURing", "CSandbox"]),
         .testTarget(name: "StorageSimulationTests", dependencies: ["StorageIO", "StorageSimulation"]),
-        .testTarget(name: "BenchHarnessTests", dependencies: ["BenchHarness", "LoadGenerator", "StorageIO"]),
+        .testTarget(name: "BenchHarnessTests", dependencies: ["BenchHarness", "LoadGenerator", "StorageIO", "SREngine"]),
         .testTarget(name: "SREngineTests", dependencies: ["SREngine", "ImageFormats", "StorageIO", "StorageSimulation"]),
         .testTarget(name: "OperatorCLITests", dependencies: ["OperatorCLI", "SMErrors", "SREngine", "ImageFormats", "StorageIO"]),
         .testTarget(name: "XMLRPCTests", dependencies: ["XMLRPC"]),
@@ -102,6 +103,9 @@ let package = Package(
         .testTarget(name: "GarbageCollectorTests", dependencies: ["SREngine", "ImageFormats", "StorageIO", "StorageSimulation"]),
         .testTarget(name: "NBDTests", dependencies: ["NBD"]),
         .testTarget(name: "DataPathTests", dependencies: ["DataPath", "NBD", "StorageIO", "ImageFormats", "StorageSimulation"]),
-        .testTarget(name: "ImageFormatsTests", dependencies: ["ImageFormats", "StorageIO", "StorageSimulation"]),
+        .testTarget(name: "ImageFormatsTests", dependencies: [
+            "ImageFormats", "StorageIO", "StorageSimulation",
+            .product(name: "PropertyBased", package: "swift-property-based"),
+        ]),
     ]
 )

@@ -14,7 +14,12 @@ public final class JobRunner: Sendable {
 
     let live = LiveFigures()
 
-    public init() {}
+    /// Where `vdi=` targets find the host registry (`SM_REGISTRY`) and locks (`SM_LOCK_DIR`).
+    let environment: [String: String]
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.environment = environment
+    }
 
     public func run(_ jobs: [JobSpec], progress: ((String) -> Void)? = nil) throws -> [JobOutcome] {
         for job in jobs where job.target == nil { throw JobFileError.noTarget(job: job.name) }
@@ -73,7 +78,7 @@ public final class JobRunner: Sendable {
         var outcome = JobOutcome(job: job, groupID: groupID, instances: 1, result: WorkloadResult(), error: nil)
         do {
             let loop = try EventLoop()
-            let store = try BenchTarget(job.target!).open(on: loop, job: job)
+            let store = try BenchTarget(job.target!).open(on: loop, job: job, environment: environment)
             defer { store.close() }
             let runner = try WorkloadRunner(store: store, workload: job.workload(targetSize: store.size, index: instance))
             runner.onProgress = { [live] snapshot in live.byInstance.withLock { $0[key] = snapshot } }

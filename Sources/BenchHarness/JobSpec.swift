@@ -28,6 +28,9 @@ public struct JobSpec: Sendable, Equatable {
 
     public init(name: String) { self.name = name }
 
+    /// Whether the job writes at all (a read-only open is enough otherwise).
+    public var writes: Bool { pattern != .read && pattern != .randread }
+
     /// The workload for a target of `targetSize` bytes; job `index` of `numJobs` gets its own seed.
     public func workload(targetSize: UInt64, index: Int) -> Workload {
         let length = size ?? (targetSize > offset ? targetSize - offset : 0)

@@ -25,6 +25,16 @@ public enum SimulationSeed {
         return Array(defaults)
     }
 
+    /// The environment variable that sets how many seeds a campaign runs (a long campaign).
+    public static let campaignSizeVariable = "SM_SIM_SEEDS"
+
+    /// Seeds 1...N for a campaign: N from `SM_SIM_SEEDS`, else `defaultSize`; just the pinned
+    /// seed when `SM_SIM_SEED` is set.
+    public static func campaign(defaultSize: Int) -> [UInt64] {
+        let size = getenv(campaignSizeVariable).flatMap { Int(String(cString: $0)) }.flatMap { $0 > 0 ? $0 : nil }
+        return seeds(default: 1...UInt64(size ?? defaultSize))
+    }
+
     /// "replay with SM_SIM_SEED=<seed> swift test --filter <test>": one line for a failure.
     public static func replayHint(seed: UInt64, test: String? = nil) -> String {
         var line = "replay with \(environmentVariable)=\(seed) swift test"

@@ -1,6 +1,7 @@
 import BenchHarness
 import Foundation
 import LoadGenerator
+import SREngine
 import Testing
 
 /// Short real runs on scratch files: verify, fio-shaped JSON, compare mode, NBD targets.
@@ -155,13 +156,46 @@ struct BenchRunTests {
         #expect(outcomes[0].result.read.ios > 0)
     }
 
+    @Test("vdi= (through the engine and the registry) and image: (a chain by path) targets")
+    func vdiAndImageTargets() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let environment = ["SM_REGISTRY": dir + "/registry.json", "SM_LOCK_DIR": dir + "/locks"]
+        let location = dir + "/sr"
+        try FileManager.default.createDirectory(atPath: location, withIntermediateDirectories: true)
+        let manager = SRManager(options: EngineOptions(lockDirectory: environment["SM_LOCK_DIR"]))
+        let sr = try manager.create(type: "file", deviceConfig: ["location": location], nameLabel: "bench")
+        let vdi = try sr.createVDI(VDISpec(virtualSize: 8 << 20, nameLabel: "v"))
+        try HostRegistry(path: environment["SM_REGISTRY"]!).modify {
+            $0[sr.uuid] = HostRegistry.Entry(type: "file", deviceConfig: ["location": location])
+        }
+        let runner = JobRunner(environment: environment)
+        var writer = job("w", .write, file: "vdi=\(vdi.uuid)", verify: true)
+        writer.size = nil
+        var reader = job("r", .randread, file: "vdi=\(vdi.uuid)", verify: true)
+        reader.size = nil
+        reader.timeBased = true
+        reader.runtimeSeconds = 0.2
+        reader.stonewall = true
+        let outcomes = try runner.run([writer, reader])
+        #expect(outcomes.allSatisfy { $0.error == nil }, "\(outcomes.map(\.error))")
+        #expect(outcomes[0].result.write.bytes == 8 << 20)
+        #expect(outcomes[1].result.read.ios > 0)
+        // The same VHD by path, read-only: every block still verifies.
+        var byPath = job("p", .read, file: "image:\(location)/\(sr.uuid)/\(vdi.uuid).vhd", verify: true)
+        byPath.size = nil
+        let direct = try runner.run([byPath])
+        #expect(direct[0].error == nil, "\(direct[0].error ?? "")")
+        #expect(direct[0].result.read.bytes == 8 << 20)
+    }
+
     @Test("a job without a target and a vdi= target give clear errors")
     func badTargets() throws {
         #expect(throws: JobFileError.noTarget(job: "x")) { _ = try JobRunner().run([JobSpec(name: "x")]) }
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         var vdi = JobSpec(name: "v")
         vdi.target = "vdi=0000"
-        let outcome = try JobRunner().run([vdi])
-        #expect(outcome[0].error?.contains("vdi=0000") == true)
+        let outcome = try JobRunner(environment: ["SM_REGISTRY": dir + "/registry.json"]).run([vdi])
+        #expect(outcome[0].error?.contains("no VDI with uuid 0000") == true, "\(outcome[0].error ?? "")")
     }
 }
 

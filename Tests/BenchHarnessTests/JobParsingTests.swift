@@ -104,5 +104,6 @@ struct JobParsingTests {
         #expect(BenchTarget("nbd+unix:///x?socket=/s") == .nbd("nbd+unix:///x?socket=/s"))
         #expect(BenchTarget("nbd://127.0.0.1:10809/e") == .nbd("nbd://127.0.0.1:10809/e"))
         #expect(BenchTarget("vdi=1234") == .vdi("1234"))
+        #expect(BenchTarget("image:/srv/a.vhd") == .image("/srv/a.vhd"))
     }
 }

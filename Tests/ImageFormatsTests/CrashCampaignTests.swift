@@ -12,7 +12,8 @@ import Testing
 /// or one of its new ones. A parent full of data matters: over zeros, a bitmap bit that
 /// became durable before its data would read as "old" zeros and hide an ordering bug.
 @Suite struct CrashCampaignTests {
-    static let seeds: [UInt64] = Array(1...40)
+    /// 1,000 seeds in CI; `SM_SIM_SEEDS=N` for a longer campaign, `SM_SIM_SEED=S` replays one.
+    static let seeds: [UInt64] = SimulationSeed.campaign(defaultSize: 1000)
     /// 12 blocks: enough that later rounds still allocate (and reuse space a crash orphaned).
     static let virtualSize: UInt64 = 24 << 20
     static let sectorCount = Int(virtualSize / 512)
@@ -62,7 +63,7 @@ import Testing
             plan.powerLossAfterRequests = Int.random(in: 1...200, using: &rng)
             disk = disk.restart(faults: plan)
             try workload(disk, parent: parent, model: &model, rng: &rng, salt: seed &* 31 &+ UInt64(round))
-            try verify(disk.restart(), parent: parent, model: &model, seed: seed, round: round, replay: disk.replayHint,
+            try verify(disk.restart(), parent: parent, model: &model, seed: seed, round: round, replay: SimulationSeed.replayHint(seed: seed, test: "CrashCampaignTests"),
                        repairAfter: round == 2)
         }
     }

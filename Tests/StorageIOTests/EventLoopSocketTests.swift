@@ -38,7 +38,10 @@ struct EventLoopSocketTests {
             var block: UInt32 = 0
             while pool.available > 0 {
                 let n = recv(serverFD, &block, 4, 0)
-                if n == 0 { ended = true; break }
+                if n == 0 {
+                    ended = true
+                    break
+                }
                 guard n == 4 else { break }
                 let request = IORequest(.read, buffer: pool.take()!, length: 4096, offset: UInt64(block) * 4096)
                 request.onComplete = { r in
@@ -57,7 +60,7 @@ struct EventLoopSocketTests {
             }
         }
         let deadline = Date().addingTimeInterval(20)
-        while (answered < requests || inflight > 0) && Date() < deadline {
+        while (answered < requests || inflight > 0) && !ended && Date() < deadline {
             store.loop.runOnce(timeoutNanoseconds: 100_000_000)
         }
         watch.cancel()
@@ -66,7 +69,26 @@ struct EventLoopSocketTests {
         #expect(client.mismatches == 0)
         #expect(client.received == requests)
         #expect(Set(loopThread.map { UInt($0) }) == [UInt(pthread_self())])
-        _ = ended
+    }
+
+    /// A socket at EOF is always readable: each turn must still end, calling the handler
+    /// once, so one busy fd cannot starve the rest of the loop.
+    @Test("an always-ready fd gets one callback per turn", arguments: EventLoop.Driver.allCases)
+    func alwaysReadyFDDoesNotStarveTheLoop(driver: EventLoop.Driver) throws {
+        let loop = try EventLoop(driver: driver)
+        var fds: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+        close(fds[1]) // EOF on fds[0] from now on
+        defer { close(fds[0]) }
+        var calls = 0
+        var watch: FDWatch?
+        watch = loop.watch(fd: fds[0], events: .readable) { _ in
+            calls += 1
+            if calls > 1000 { watch?.cancel() } // a regression ends instead of hanging
+        }
+        for _ in 0..<5 { loop.runOnce(timeoutNanoseconds: 100_000_000) }
+        watch?.cancel()
+        #expect(calls >= 4 && calls <= 5, "\(calls) callbacks in 5 turns")
     }
 }
 

@@ -17,6 +17,7 @@
 static inline struct io_uring_sqe *cur_get_sqe(struct io_uring *r) { return io_uring_get_sqe(r); }
 static inline unsigned cur_sq_ready(const struct io_uring *r) { return io_uring_sq_ready(r); }
 static inline unsigned cur_sq_space_left(const struct io_uring *r) { return io_uring_sq_space_left(r); }
+static inline unsigned cur_cq_ready(const struct io_uring *r) { return io_uring_cq_ready(r); }
 
 static inline void cur_prep_nop(struct io_uring_sqe *s) { io_uring_prep_nop(s); }
 static inline void cur_prep_read(struct io_uring_sqe *s, int fd, void *buf, unsigned n, __u64 off) { io_uring_prep_read(s, fd, buf, n, off); }

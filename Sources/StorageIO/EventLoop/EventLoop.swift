@@ -166,9 +166,13 @@ public final class EventLoop {
         if rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY {
             preconditionFailure("io_uring_enter failed: \(errnoName(-rc))")
         }
+        // Only the completions present now: handlers re-arm polls and submit eagerly, and an
+        // fd that is always ready (a socket at EOF) would otherwise keep this turn going forever.
+        var budget = cur_cq_ready(ring)
         var handled = 0
         var cqe: UnsafeMutablePointer<io_uring_cqe>?
-        while cur_peek_cqe(ring, &cqe) == 0, let entry = cqe {
+        while budget > 0, cur_peek_cqe(ring, &cqe) == 0, let entry = cqe {
+            budget -= 1
             let token = cur_cqe_get_data64(entry)
             let result = entry.pointee.res
             let flags = entry.pointee.flags

@@ -1,0 +1,79 @@
+import SREngine
+import XMLRPC
+
+/// vdi_attach / activate / deactivate / detach: the VDI served over NBD by sm-tapdisk.
+///
+/// Kept apart from the other commands because the daemon is young: attach starts it and
+/// answers the struct XAPI requires (`params_nbd` above all); without the daemon installed,
+/// attach is refused with VDIUnavailable and everything else in the plugin still works.
+enum VDIAttachCommands {
+    static func launcher(_ c: PluginContext) throws -> DataPathLauncher {
+        DataPathLauncher(runDirectory: c.environment.runDirectory, sr: try c.call.requireSR(), vdi: try c.call.requireVDI())
+    }
+
+    /// vdi_attach: args[0] = writable (`true`/`false`); vdi_attach_from_config has no args and
+    /// attaches writable (HA statefile, redo log).
+    static func attach(_ c: PluginContext) throws -> XMLRPCValue {
+        let vdi = try c.call.requireVDI()
+        let writable = c.call.args.first.map { $0 == "true" } ?? true
+        let sr = try c.attachSR()
+        let record = try sr.vdi(vdi)
+        guard !record.hidden else {
+            throw SREngineError.vdiUnavailable(uuid: vdi, detail: "a hidden base copy cannot be attached")
+        }
+        if writable && record.readOnly {
+            throw SREngineError.vdiUnavailable(uuid: vdi, detail: "a read-only VDI cannot be attached writable")
+        }
+        guard let tapdisk = c.environment.tapdiskPath else {
+            throw SREngineError.vdiUnavailable(
+                uuid: vdi, detail: "the data-path daemon sm-tapdisk is not installed next to the plugin")
+        }
+        let l = try launcher(c)
+        try l.start(tapdisk: tapdisk, file: sr.repository.path(of: vdi + ".vhd"), readOnly: !writable)
+        c.log("vdi_attach: \(vdi) served on \(l.socketPath)")
+        return .structure([
+            ("params", .string("nbd+unix:///\(vdi)?socket=\(l.socketPath)")),
+            ("params_nbd", .string("nbd:unix:\(l.socketPath):exportname=\(vdi)")),
+            ("o_direct", .bool(true)),
+            ("o_direct_reason", .string("")),
+            ("xenstore_data", .structure([])),
+        ])
+    }
+
+    /// Commands that replace or remove a VDI's image file.
+    static let changesImage: Set<String> = ["vdi_snapshot", "vdi_clone", "vdi_resize", "vdi_delete"]
+
+    /// Runs a command that swaps or removes the image only while no data path serves it:
+    /// the daemon holds the old file open and would keep writing to what becomes a
+    /// read-only base copy. (SM pauses tapdisk around these; sm-tapdisk cannot be paused
+    /// yet, so the VDI must be detached first.) Other commands just run.
+    static func guarded<T>(_ c: PluginContext, _ body: () throws -> T) throws -> T {
+        guard changesImage.contains(c.call.command), let sr = try? c.call.requireSR(),
+              let vdi = try? c.call.requireVDI() else { return try body() }
+        let l = DataPathLauncher(runDirectory: c.environment.runDirectory, sr: sr, vdi: vdi)
+        return try l.exclusively {
+            if let pid = l.runningPID() {
+                c.log("\(c.call.command) refused: sm-tapdisk (pid \(pid)) serves \(vdi); detach it first")
+                throw SREngineError.vdiInUse(uuid: vdi)
+            }
+            return try body()
+        }
+    }
+
+    /// vdi_activate: the daemon already serves the VDI from attach; checks it still exists.
+    static func activate(_ c: PluginContext) throws -> XMLRPCValue {
+        _ = try c.attachSR().vdi(try c.call.requireVDI())
+        return .nil
+    }
+
+    static func deactivate(_ c: PluginContext) throws -> XMLRPCValue {
+        _ = try c.call.requireVDI()
+        return .nil
+    }
+
+    /// vdi_detach: stops the daemon; idempotent, and does not need the SR to be readable.
+    static func detach(_ c: PluginContext) throws -> XMLRPCValue {
+        try launcher(c).stop()
+        return .nil
+    }
+}
