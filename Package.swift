@@ -93,6 +93,8 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], path: "Benchmarks/BlockIOBench"),
 
+        .executableTarget(name: "SnapshotBench", dependencies: ["SREngine"], path: "Benchmarks/SnapshotBench"),
+
         .testTarget(name: "StorageIOTests", dependencies: ["StorageIO", "StorageSimulation", "CZlib", "CURing", "CSandbox"]),
         .testTarget(name: "StorageSimulationTests", dependencies: ["StorageIO", "StorageSimulation"]),
         .testTarget(name: "BenchHarnessTests", dependencies: ["BenchHarness", "LoadGenerator", "StorageIO", "SREngine"]),

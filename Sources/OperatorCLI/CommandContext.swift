@@ -22,6 +22,7 @@ final class CommandContext {
     /// before every step (to widen windows for random kills).
     static func engineOptions(args: CLIArguments, environment: [String: String]) -> EngineOptions {
         var options = EngineOptions(lockDirectory: args.flagValues["lock-dir"] ?? environment["SM_LOCK_DIR"])
+        options.gcKick = environment["SM_GC_KICK"].flatMap(GCKick.init(rawValue:)) ?? .synchronous  // after vdi-destroy, sr-scan
         if let fake = environment["SM_FAKE_FREE_BYTES"].flatMap(SizeText.parse) {
             options.freeSpace = .capped(freeBytes: fake)
         }

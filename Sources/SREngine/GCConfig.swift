@@ -19,6 +19,9 @@ public enum GCConfigKey {
     public static let coalesce = "coalesce"
     /// SR other-config or VDI sm-config `leaf-coalesce=false`: leaves are not merged.
     public static let leafCoalesce = "leaf-coalesce"
+    /// VDI sm-config `host_<ref>`: SM's mark of a VDI attached on a host. Such a leaf is
+    /// not merged offline (its VDI lock alone does not show an attachment by the daemon).
+    public static let attachedPrefix = "host_"
 
     static func isOff(_ config: [String: String], _ key: String) -> Bool {
         config[key].map { $0.lowercased() == "false" } ?? false

@@ -58,10 +58,15 @@ extension AttachedSR {
                 try repository.removeJournal(j.name)
                 recoveryLog.append("undid the interrupted resize of VDI \(j.vdi)")
             }
-        case .coalesce:
-            recoveryLog.append(try recoverCoalesce(j))
-        case .leafCoalesce:
-            recoveryLog.append(try recoverLeafCoalesce(j))
+        case .coalesce, .leafCoalesce:
+            // A running collector owns its journal (its copy runs outside the SR lock).
+            let gc = repository.gcLock()
+            guard try gc.acquire(timeout: 0) else {
+                recoveryLog.append("journal \(j.name) belongs to a running garbage collector; left to it")
+                return
+            }
+            defer { gc.release() }
+            recoveryLog.append(j.kind == .coalesce ? try recoverCoalesce(j) : try recoverLeafCoalesce(j))
         }
     }
 

@@ -41,6 +41,9 @@ public enum SRLimits {
     /// Passes (garbage sweep + one merge) one collector run makes at most; every pass that
     /// does work removes an image, so this only bounds a run over a damaged SR.
     public static let gcPassCountMax = 4 * 1024
+    /// How long a coalesce waits, after its copy, for the locks of the merged VDI's children
+    /// (a snapshot of one may be running); past it the merge is rolled back for this run.
+    public static let gcCommitLockWaitSeconds: Double = 10
     /// Host bytes a coalesce may add to the parent per source block beyond its data:
     /// the sector bitmap and the 4 KiB alignment gap.
     public static let coalesceBlockOverheadBytes: UInt64 = 8 << 10
