@@ -38,6 +38,8 @@ public enum DataPathLimits {
     /// Requests in flight (all connections) below which the server never polls: at low
     /// depth, sleeping costs less than a spinning thread that competes with the client.
     public static let pollDepthMin = 4
+    /// Bytes in flight above which the server never polls (large transfers).
+    public static let pollBytesInFlightMax = 1 << 20
     /// The longest poll window a server may be configured with (it burns CPU while busy).
     public static let pollNanosecondsMax: Int64 = 10_000_000
     /// The longest Unix socket path (sun_path holds 108 bytes with the terminator).

@@ -110,8 +110,6 @@ final class NBDConnection {
         settle()
     }
 
-    var requestsInFlight: Int { inflight }
-
     // MARK: Events
 
     private func handle(_ events: PollEvents) {
@@ -293,7 +291,7 @@ final class NBDConnection {
         for i in 0..<count {
             let slot = RequestSlot(index: Int32(i), header: slab + i * NBDLimits.replyHeaderBytesMax)
             backend.prepare(slot.request)
-            slot.request.onComplete = { [unowned(unsafe) self] _ in self.completed(slot) }
+            slot.request.onComplete = { [unowned(unsafe) self, unowned(unsafe) slot] _ in self.completed(slot) }
             slots.append(slot)
             freeSlots.append(Int32(count - 1 - i))
         }
@@ -350,6 +348,7 @@ final class NBDConnection {
     private func submit(_ slot: RequestSlot) {
         inflight += 1
         server.requestsInFlight += 1
+        server.bytesInFlight += slot.request.length
         stats.requests += 1
         stats.inflightSum += inflight
         backend!.submit(slot.request)
@@ -358,6 +357,7 @@ final class NBDConnection {
     private func completed(_ slot: RequestSlot) {
         inflight -= 1
         server.requestsInFlight -= 1
+        server.bytesInFlight -= slot.request.length
         if outputBroken {
             release(slot)
         } else {

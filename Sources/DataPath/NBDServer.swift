@@ -81,6 +81,8 @@ public final class NBDServer {
     public private(set) var isStopping = false
     /// Requests of all connections being served by the backends now.
     var requestsInFlight = 0
+    /// Their lengths summed (reads and writes move this much data).
+    var bytesInFlight = 0
     /// Connections accepted since the server started (tests and stats).
     public private(set) var acceptedCount = 0
 
@@ -191,17 +193,23 @@ public final class NBDServer {
         var lastWork: UInt64 = 0
         var lastSweep = monotonicNanoseconds()
         while !(isStopping && connections.isEmpty) {
+            let now = monotonicNanoseconds()
+            if now - lastSweep >= UInt64(DataPathLimits.sweepIntervalNanoseconds) {
+                lastSweep = now
+                sweepNegotiations(now: now)
+            }
             if isStopping {
-                let now = monotonicNanoseconds()
                 if deadline == 0 { deadline = now + UInt64(DataPathLimits.shutdownGraceNanoseconds) }
                 if now > deadline { for c in Array(connections.values) { c.abort() } }
                 loop.runOnce(timeoutNanoseconds: 50_000_000)
                 continue
             }
-            if spin > 0 && requestsInFlight >= DataPathLimits.pollDepthMin {
-                // Poll the ring without sleeping while the disk is kept busy: with both
-                // threads asleep the scheduler tends to put the client on this CPU, and the
-                // two then take turns instead of overlapping.
+            if spin > 0 && requestsInFlight >= DataPathLimits.pollDepthMin
+                && bytesInFlight <= DataPathLimits.pollBytesInFlightMax {
+                // Poll the ring without sleeping while many small requests keep the disk
+                // busy: when this thread sleeps, the scheduler tends to wake it on the
+                // client's CPU, and the two then take turns instead of overlapping. Large
+                // transfers need the CPU for copying more than they suffer from wake-ups.
                 if loop.runOnce(timeoutNanoseconds: 0) > 0 {
                     lastWork = monotonicNanoseconds()
                     continue
@@ -210,10 +218,6 @@ public final class NBDServer {
             }
             loop.runOnce(timeoutNanoseconds: DataPathLimits.sweepIntervalNanoseconds)
             lastWork = monotonicNanoseconds()
-            if lastWork - lastSweep >= UInt64(DataPathLimits.sweepIntervalNanoseconds) {
-                lastSweep = lastWork
-                sweepNegotiations(now: lastWork)
-            }
         }
     }
 

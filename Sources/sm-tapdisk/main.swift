@@ -36,7 +36,11 @@ struct Serve: ParsableCommand {
     @Option(help: "Image format: raw, vhd, or auto (by the file name: .vhd is VHD).")
     var format = "auto"
 
-    @Option(help: "Poll the ring this many microseconds after the last event before sleeping (0: never).")
+    @Option(help: """
+        While at least \(DataPathLimits.pollDepthMin) small requests are in flight, poll the ring this many \
+        microseconds after the last event before sleeping (0: never). On an idle host 200 gains ~40% on 4 KiB \
+        QD32; it costs up to a CPU while busy and does not help on a loaded host.
+        """)
     var pollUs: Int64 = 0
 
     @Flag(help: "Send each reply as soon as it completes instead of batching a loop turn's replies.")
@@ -45,7 +49,7 @@ struct Serve: ParsableCommand {
     @Flag(help: "Log each connection.")
     var verbose = false
 
-    @Argument(help: "The raw file or block device to serve.")
+    @Argument(help: "The disk to serve: a raw file, a block device, or a VHD.")
     var file: String
 
     func run() throws {

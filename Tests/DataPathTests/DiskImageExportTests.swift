@@ -1,5 +1,6 @@
 import DataPath
 import Foundation
+import ImageFormats
 import NBD
 import StorageIO
 import Testing
@@ -59,7 +60,7 @@ struct DiskImageExportTests {
         let server = try serve(vhd, dir)
         let incoming = dir.file("incoming.raw")
         // The VHD's virtual size is rounded up to its CHS geometry: match it.
-        let size = Int(try #require(try RawClient(path: server.socketPath).handshake().0))
+        let size = Int(try RawClient(path: server.socketPath).handshake().0)
         var content = pattern(count: size, seed: 22)
         content.replaceSubrange(0..<(2 << 20), with: [UInt8](repeating: 0, count: 2 << 20))
         writeFile(incoming, content)
@@ -93,5 +94,42 @@ struct DiskImageExportTests {
         expected.replaceSubrange(((12 << 20) + 512)..<((12 << 20) + 512 + 65536), with: fresh)
         let got = Array(try Data(contentsOf: URL(fileURLWithPath: out)).prefix(expected.count))
         #expect(sameBytes(got, expected))
+    }
+
+    @Test("a differencing VHD is served with its parent: reads fall through, writes stay in the child")
+    func chain() throws {
+        let dir = try ScratchDirectory()
+        guard let (raw, base) = try makeImages(dir) else { return }
+        let child = dir.file("child.vhd")
+        // Make the child on a loop of this thread, with the image library's own creator.
+        do {
+            let loop = try EventLoop()
+            let parentStore = try LocalFile.open(base, on: loop, options: .init(readOnly: true))
+            let footer = try VHDImage.open(parentStore, readOnly: true).footer
+            parentStore.close()
+            let childStore = try LocalFile.open(child, on: loop, options: .init(create: true))
+            try VHDCreate.differencing(on: childStore, childPath: child, parentPath: base, parent: footer)
+            try childStore.flush()
+            childStore.close()
+        }
+        let server = try serve(child, dir)
+        defer { server.stop() }
+        let client = try RawClient(path: server.socketPath)
+        try client.handshake(meta: true)
+        let original = Array(try Data(contentsOf: URL(fileURLWithPath: raw)))
+        #expect(sameBytes(try client.read(offset: 5 << 20, length: 1 << 20).data, Array(original[(5 << 20)..<(6 << 20)])),
+                "unallocated in the child: read from the parent")
+        let mine = pattern(count: 65536, seed: 25)
+        #expect(try client.write(offset: (5 << 20) + 65536, mine) == 0)
+        #expect(sameBytes(try client.read(offset: (5 << 20) + 65536, length: 65536).data, mine))
+        #expect(sameBytes(try client.read(offset: 5 << 20, length: 65536).data, Array(original[(5 << 20)..<((5 << 20) + 65536)])))
+        try client.request(NBDRequestHeader(.blockStatus, cookie: 4, offset: 0, length: 8 << 20))
+        let status = try client.reply()
+        #expect(status.extents.first.map { $0.0 == 4 << 20 && $0.1 == 3 } == true, "nothing in any layer: hole+zero")
+        #expect(status.extents.dropFirst().first?.1 == 0, "the parent's data is data")
+        try client.disconnect()
+        // The parent is untouched.
+        guard let compare = try runTool("qemu-img", ["compare", "-f", "vpc", "-F", "raw", base, raw]) else { return }
+        #expect(compare.status == 0, "\(compare.output)")
     }
 }

@@ -33,6 +33,7 @@ final class RawClient {
         var sent = 0
         while sent < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
             guard n > 0 else { throw HarnessError("send failed: errno \(errno)") }
             sent += n
         }
@@ -43,6 +44,7 @@ final class RawClient {
         var got = 0
         while got < count {
             let n = out.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + got, count - got, 0) }
+            if n < 0 && errno == EINTR { continue }
             guard n > 0 else { throw HarnessError(n == 0 ? "EOF after \(got)/\(count) bytes" : "recv errno \(errno)") }
             got += n
         }
@@ -55,6 +57,7 @@ final class RawClient {
         while true {
             let n = recv(fd, &byte, 1, 0)
             if n == 0 { return true }
+            if n < 0 && errno == EINTR { continue }
             if n < 0 { return false }
         }
     }

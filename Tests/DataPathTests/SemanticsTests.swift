@@ -142,6 +142,20 @@ struct SemanticsTests {
         #expect(r2.chunkTypes == [NBDChunkType.offsetData.rawValue] && sameBytes(r2.data, Array(content[512..<1536])))
     }
 
+    @Test("the server runs on an epoll loop too (where io_uring is unavailable)")
+    func epollLoop() throws {
+        let server = try ServerHarness(driver: .epoll) { loop in
+            [ServedExport(name: "vdi", backend: BlockIOExport(store: SimulatedDisk(size: 1 << 20, seed: 3, loop: loop)))]
+        }
+        defer { server.stop() }
+        let client = try RawClient(path: server.socketPath)
+        try client.handshake()
+        let data = pattern(count: 65536, seed: 40)
+        #expect(try client.write(offset: 8192, data) == 0)
+        #expect(sameBytes(try client.read(offset: 8192, length: 65536).data, data))
+        #expect(try client.simple(.flush) == 0)
+    }
+
     @Test("buffer cache: sizes map to classes and steady traffic allocates nothing new")
     func bufferCache() {
         let cache = BufferCache(payloadBytesMax: 32 << 20)

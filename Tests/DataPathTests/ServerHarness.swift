@@ -31,7 +31,7 @@ func pattern(count: Int, seed: UInt64) -> [UInt8] {
 
 /// Writes `bytes` to a new file at `path`.
 func writeFile(_ path: String, _ bytes: [UInt8]) {
-    FileManager.default.createFile(atPath: path, contents: Data(bytes))
+    precondition(FileManager.default.createFile(atPath: path, contents: Data(bytes)), "cannot write \(path)")
 }
 
 /// Thread-safe box to carry results out of the server thread.
@@ -58,6 +58,7 @@ final class ServerHarness: @unchecked Sendable {
 
     init(exportName: String = "vdi", directory: ScratchDirectory? = nil,
          configuration: NBDServerConfiguration = NBDServerConfiguration(),
+         driver: EventLoop.Driver? = nil,
          setup: @escaping @Sendable (EventLoop) throws -> [ServedExport],
          teardown: (@Sendable () -> Void)? = nil) throws {
         self.directory = try directory ?? ScratchDirectory()
@@ -66,7 +67,7 @@ final class ServerHarness: @unchecked Sendable {
         let socketPath = self.socketPath
         let thread = Thread { [self] in
             do {
-                let loop = try EventLoop()
+                let loop = try EventLoop(driver: driver)
                 let exports = try setup(loop)
                 var logger = Logger(label: "test.nbd")
                 logger.logLevel = .error
