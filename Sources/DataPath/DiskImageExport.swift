@@ -39,20 +39,10 @@ public final class DiskImageExport: ExportBackend {
                                   canFastZero: true, canMultiConn: true)
         zeros = .allocate(byteCount: DataPathLimits.zeroBufferBytes, alignment: StorageLimits.bufferAlignment)
         zeros.initializeMemory(as: UInt8.self, repeating: 0, count: DataPathLimits.zeroBufferBytes)
-        overwritesInPlace = Self.formatAllowsOverwriteInPlace(image)
+        overwritesInPlace = image.rewritesDataInPlace
     }
 
     deinit { zeros.deallocate() }
-
-    /// Raw and VHD keep a sector's data at one place for good once written: rewriting it
-    /// there changes no metadata. (Not so for formats with compressed or shared clusters.)
-    static func formatAllowsOverwriteInPlace(_ image: any DiskImage) -> Bool {
-        switch image {
-        case is RawImage, is VHDImage: return true
-        case let chain as ImageChain: return chain.layers.first.map { $0 is RawImage || $0 is VHDImage } ?? false
-        default: return false
-        }
-    }
 
     public var name: String { image.name }
     public var size: UInt64 { image.virtualSize }
