@@ -95,18 +95,21 @@ let package = Package(
 
         .executableTarget(name: "SnapshotBench", dependencies: ["SREngine"], path: "Benchmarks/SnapshotBench"),
 
+        // Helpers every test target shares: temp dirs, external tools, built products, step probes.
+        .target(name: "TestSupport", dependencies: ["SREngine"], path: "Tests/TestSupport"),
+
         .testTarget(name: "StorageIOTests", dependencies: ["StorageIO", "StorageSimulation", "CZlib", "CURing", "CSandbox"]),
         .testTarget(name: "StorageSimulationTests", dependencies: ["StorageIO", "StorageSimulation"]),
         .testTarget(name: "BenchHarnessTests", dependencies: ["BenchHarness", "LoadGenerator", "StorageIO", "SREngine"]),
-        .testTarget(name: "SREngineTests", dependencies: ["SREngine", "ImageFormats", "StorageIO", "StorageSimulation"]),
-        .testTarget(name: "OperatorCLITests", dependencies: ["OperatorCLI", "SMErrors", "SREngine", "ImageFormats", "StorageIO"]),
+        .testTarget(name: "SREngineTests", dependencies: ["TestSupport", "SREngine", "ImageFormats", "StorageIO", "StorageSimulation"]),
+        .testTarget(name: "OperatorCLITests", dependencies: ["TestSupport", "OperatorCLI", "SMErrors", "SREngine", "ImageFormats", "StorageIO"]),
         .testTarget(name: "XMLRPCTests", dependencies: ["XMLRPC"]),
-        .testTarget(name: "SMPluginTests", dependencies: ["SMPlugin", "XMLRPC", "SREngine", "SMErrors", "ImageFormats", "StorageIO"]),
-        .testTarget(name: "GarbageCollectorTests", dependencies: ["SREngine", "ImageFormats", "StorageIO", "StorageSimulation"]),
+        .testTarget(name: "SMPluginTests", dependencies: ["TestSupport", "SMPlugin", "XMLRPC", "SREngine", "SMErrors", "ImageFormats", "StorageIO"]),
+        .testTarget(name: "GarbageCollectorTests", dependencies: ["TestSupport", "SREngine", "ImageFormats", "StorageIO", "StorageSimulation"]),
         .testTarget(name: "NBDTests", dependencies: ["NBD"]),
         .testTarget(name: "DataPathTests", dependencies: ["DataPath", "NBD", "StorageIO", "ImageFormats", "StorageSimulation"]),
         .testTarget(name: "ImageFormatsTests", dependencies: [
-            "ImageFormats", "StorageIO", "StorageSimulation",
+            "ImageFormats", "StorageIO", "StorageSimulation", "TestSupport",
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
     ]

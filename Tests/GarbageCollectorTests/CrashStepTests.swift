@@ -3,23 +3,12 @@ import Synchronization
 import Testing
 
 @testable import SREngine
+import TestSupport
 
 /// The collector stopped before each of its steps (as if the process died there): the next
 /// attach leaves a consistent SR with the same visible data and nothing leaked, and a new
 /// run then completes the work.
 @Suite struct CrashStepTests {
-    final class StepProbe: Sendable {
-        let names = Mutex<[String]>([])
-        let crashAt: Int?
-        init(crashAt: Int?) { self.crashAt = crashAt }
-        var options: EngineOptions {
-            EngineOptions(stepHook: { name in
-                let count = self.names.withLock { $0.append(name); return $0.count }
-                if let c = self.crashAt, count == c + 1 { throw SimulatedCrash() }
-            })
-        }
-    }
-
     @Test func everyStepBoundaryRecovers() throws {
         let original = try Scenario()
         let learn = try original.copy()

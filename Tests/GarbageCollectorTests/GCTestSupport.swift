@@ -1,21 +1,10 @@
 import Foundation
+import TestSupport
 import ImageFormats
 import StorageIO
 import Testing
 
 @testable import SREngine
-
-/// A temporary directory removed when the value is released.
-final class TempDir {
-    let path: String
-
-    init() {
-        var template = Array("/tmp/gctest.XXXXXX".utf8CString)
-        path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
 
 /// An SR in a fresh directory.
 struct TestSR {
@@ -57,9 +46,6 @@ struct SplitMix: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
-
-/// Thrown by a step hook: the operation stops there, as if the process had died.
-struct SimulatedCrash: Error {}
 
 /// The content every visible VDI must show: the reference model of the random tests.
 struct ContentModel {

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import StorageIO
 import Testing
@@ -35,14 +36,14 @@ import Testing
         try image.close()
         try model.writeRaw(raw)
 
-        let info = try run("qemu-img", ["info", "-f", "vpc", "--output=json", path])
+        let info = try runTool("qemu-img", ["info", "-f", "vpc", "--output=json", path])
         #expect(info.status == 0)
         #expect(info.output.contains("\"virtual-size\": \(size)"), "\(info.output)")
         #expect(info.output.contains("\"format\": \"vpc\""))
-        let cmp = try run("qemu-img", ["compare", "-f", "vpc", "-F", "raw", path, raw])
+        let cmp = try runTool("qemu-img", ["compare", "-f", "vpc", "-F", "raw", path, raw])
         #expect(cmp.status == 0, "\(cmp.output)")
         if Self.vhdi {
-            let v = try run("vhdiinfo", [path])
+            let v = try runTool("vhdiinfo", [path])
             #expect(v.status == 0, "\(v.output)")
             #expect(v.output.contains("(\(size) bytes)"), "\(v.output)")
             #expect(v.output.contains(kind == "fixed" ? "Fixed" : "Dynamic"), "\(v.output)")
@@ -66,9 +67,9 @@ import Testing
             try rawImage.close()
         }
         let opts = "subformat=\(subformat),force_size=\(forceSize ? "on" : "off")"
-        let conv = try run("qemu-img", ["convert", "-f", "raw", "-O", "vpc", "-o", opts, raw, vhd])
+        let conv = try runTool("qemu-img", ["convert", "-f", "raw", "-O", "vpc", "-o", opts, raw, vhd])
         #expect(conv.status == 0, "\(conv.output)")
-        let info = try run("qemu-img", ["info", "-f", "vpc", "--output=json", vhd])
+        let info = try runTool("qemu-img", ["info", "-f", "vpc", "--output=json", vhd])
         let image = try VHDImage.open(try openStore(vhd, on: loop), readOnly: true)
         defer { try? image.close() }
         #expect(info.output.contains("\"virtual-size\": \(image.virtualSize)"), "\(info.output) vs \(image.virtualSize)")
@@ -88,15 +89,15 @@ import Testing
         let vhd = dir.file("q.vhd"), raw = dir.file("ref.raw")
         let size: UInt64 = 32 << 20
         var model = ReferenceDisk(size: size)
-        let base = try run("qemu-img", ["create", "-f", "vpc", "-o", "force_size=on", vhd, "\(size)"])
+        let base = try runTool("qemu-img", ["create", "-f", "vpc", "-o", "force_size=on", vhd, "\(size)"])
         #expect(base.status == 0, "\(base.output)")
-        let io = try run("qemu-io", ["-f", "vpc", "-c", "write -P 0x5a 1M 3M", vhd])
+        let io = try runTool("qemu-io", ["-f", "vpc", "-c", "write -P 0x5a 1M 3M", vhd])
         if io.status == 0 { model.write([UInt8](repeating: 0x5A, count: 3 << 20), at: 1 << 20) }
         let image = try VHDImage.open(try openStore(vhd, on: loop))
         try fill(image, &model, seed: 9, count: 80)
         try image.close()
         try model.writeRaw(raw)
-        let cmp = try run("qemu-img", ["compare", "-f", "vpc", "-F", "raw", vhd, raw])
+        let cmp = try runTool("qemu-img", ["compare", "-f", "vpc", "-F", "raw", vhd, raw])
         #expect(cmp.status == 0, "\(cmp.output)")
         let again = try VHDImage.open(try openStore(vhd, on: loop), readOnly: true)
         #expect(again.check().isPerfect, "\(again.check())")
@@ -112,7 +113,7 @@ import Testing
         let baseFooter = try VHDCreate.dynamic(on: try openStore(base, on: loop, create: true), size: 8 << 20)
         try VHDCreate.differencing(on: try openStore(child, on: loop, create: true), childPath: child, parentPath: base,
                                    parent: baseFooter)
-        let v = try run("vhdiinfo", [child])
+        let v = try runTool("vhdiinfo", [child])
         #expect(v.status == 0, "\(v.output)")
         #expect(v.output.contains("Differential"), "\(v.output)")
         #expect(v.output.lowercased().contains(baseFooter.uuid.description), "\(v.output)")
@@ -143,9 +144,9 @@ import Testing
             umount "$2" 2>/dev/null || umount -l "$2"
             exit $rc
             """
-        let result = try run("timeout", ["-k", "5", "60", "sh", "-c", script, "sh", leaf, mountPoint, reference])
+        let result = try runTool("timeout", ["-k", "5", "60", "sh", "-c", script, "sh", leaf, mountPoint, reference])
         if result.status == 90 { print("skipped: vhdimount cannot mount here"); return }
-        if result.status == 124 || result.status == 137 { _ = try? run("umount", ["-l", mountPoint]) }
+        if result.status == 124 || result.status == 137 { _ = try? runTool("umount", ["-l", mountPoint]) }
         #expect(result.status == 0, "libvhdi reads the chain differently: \(result.output)")
     }
 }

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import StorageIO
 import StorageSimulation
@@ -41,12 +42,12 @@ import Testing
         #expect(chain.check().isPerfect, "\(chain.check())")
         try chain.close()
         guard toolPath("qemu-img") != nil else { print("skipped qemu-img part: not installed"); return }
-        let info = try run("qemu-img", ["info", "-f", "vpc", "--output=json", path])
+        let info = try runTool("qemu-img", ["info", "-f", "vpc", "--output=json", path])
         #expect(info.output.contains("\"virtual-size\": \(Self.size)"), "\(info.output)")
-        let io = try run("qemu-io", ["-r", "-f", "vpc", "-c", "read -P 0x5a \(last) 4096", "-c", "read -P 0xa5 \(1 << 40) 4096", path])
+        let io = try runTool("qemu-io", ["-r", "-f", "vpc", "-c", "read -P 0x5a \(last) 4096", "-c", "read -P 0xa5 \(1 << 40) 4096", path])
         #expect(io.status == 0 && !io.output.contains("Pattern verification failed"), "\(io.output)")
         if toolPath("vhdiinfo") != nil {
-            let v = try run("vhdiinfo", [path])
+            let v = try runTool("vhdiinfo", [path])
             #expect(v.output.contains("(\(Self.size) bytes)"), "\(v.output)")
         }
     }
@@ -90,7 +91,7 @@ import Testing
         #expect(VHDCheck.run(store).isPerfect)
         try image.close()
         if toolPath("qemu-img") != nil {
-            let info = try run("qemu-img", ["info", "-f", "vpc", path])
+            let info = try runTool("qemu-img", ["info", "-f", "vpc", path])
             #expect(info.status == 0)
         }
     }

@@ -1,56 +1,15 @@
 import Foundation
+import TestSupport
 import StorageIO
 import Testing
 
 @testable import ImageFormats
-
-/// A temporary directory removed when the value is released.
-final class TempDir {
-    let path: String
-
-    init() {
-        var template = Array("/tmp/vhdtest.XXXXXX".utf8CString)
-        path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    func file(_ name: String) -> String { path + "/" + name }
-}
 
 /// One loop per test: stores are confined to their loop's thread.
 func makeLoop() throws -> EventLoop { try EventLoop() }
 
 func openStore(_ path: String, on loop: EventLoop, create: Bool = false, readOnly: Bool = false) throws -> any BlockIO {
     try LocalFile.open(path, on: loop, options: .init(readOnly: readOnly, create: create))
-}
-
-/// Result of running an external tool.
-struct ToolResult {
-    var status: Int32
-    var output: String
-}
-
-/// The full path of `tool` on PATH, or nil (tests that need it are skipped).
-func toolPath(_ tool: String) -> String? {
-    for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-        let p = "\(dir)/\(tool)"
-        if FileManager.default.isExecutableFile(atPath: p) { return p }
-    }
-    return nil
-}
-
-func run(_ tool: String, _ args: [String]) throws -> ToolResult {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: toolPath(tool) ?? tool)
-    p.arguments = args
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    p.standardError = pipe
-    try p.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return ToolResult(status: p.terminationStatus, output: String(decoding: data, as: UTF8.self))
 }
 
 /// A deterministic generator (splitmix64) so failures replay from their seed.

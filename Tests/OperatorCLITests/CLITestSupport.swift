@@ -1,33 +1,13 @@
 import Foundation
+import TestSupport
 import Glibc
 import Testing
 
 @testable import OperatorCLI
 @testable import SREngine
 
-/// A temporary directory removed when the value is released.
-final class TempDir: @unchecked Sendable {
-    let path: String
-
-    init() {
-        var template = Array("/tmp/clitest.XXXXXX".utf8CString)
-        path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
-
 /// The built sm-cli next to the test bundle (walking up from this process's executable).
-let smCLIPath: String? = {
-    var dir = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-                  ?? CommandLine.arguments[0]).deletingLastPathComponent()
-    for _ in 0..<6 {
-        let candidate = dir.appendingPathComponent("sm-cli").path
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        dir.deleteLastPathComponent()
-    }
-    return nil
-}()
+let smCLIPath: String? = productsDirectory(containing: "sm-cli").map { $0 + "/sm-cli" }
 
 struct CLIRun {
     var status: Int32
@@ -99,24 +79,3 @@ final class CLISession: @unchecked Sendable {
     func image(_ sr: String, _ vdi: String) -> String { "\(location)/\(sr)/\(vdi).vhd" }
 }
 
-/// The full path of `tool` on PATH, or nil (tests that need it say they skipped).
-func toolPath(_ tool: String) -> String? {
-    for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-        let p = "\(dir)/\(tool)"
-        if FileManager.default.isExecutableFile(atPath: p) { return p }
-    }
-    return nil
-}
-
-func runTool(_ tool: String, _ args: [String]) throws -> CLIRun {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: toolPath(tool) ?? tool)
-    p.arguments = args
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = out
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return CLIRun(status: p.terminationStatus, out: String(decoding: data, as: UTF8.self), err: "")
-}

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import Testing
 
@@ -17,18 +18,18 @@ import Testing
         for vdi in [v, snap, base] {
             let path = s.image(sr, vdi)
             let info = try runTool("qemu-img", ["info", "-f", "vpc", "--output=json", path])
-            #expect(info.status == 0, "\(info.out)")
-            #expect(info.out.contains("\"virtual-size\": \(100 << 20)"), "\(info.out)")
+            #expect(info.status == 0, "\(info.output)")
+            #expect(info.output.contains("\"virtual-size\": \(100 << 20)"), "\(info.output)")
             let check = try runTool("qemu-img", ["check", "-f", "vpc", path])
-            #expect(check.status == 0 || check.status == 63, "qemu-img check: \(check.out)")  // 63: vpc has no check
+            #expect(check.status == 0 || check.status == 63, "qemu-img check: \(check.output)")  // 63: vpc has no check
             if toolPath("vhdiinfo") != nil {
                 let vi = try runTool("vhdiinfo", [path])
-                #expect(vi.status == 0, "\(vi.out)")
-                if vdi != base { #expect(vi.out.contains("Parent filename\t\t: \(base).vhd"), "\(vi.out)") }
+                #expect(vi.status == 0, "\(vi.output)")
+                if vdi != base { #expect(vi.output.contains("Parent filename\t\t: \(base).vhd"), "\(vi.output)") }
             }
         }
         // qemu sees the base's data in the base (it ignores parents): the imported bytes.
         let cmp = try runTool("qemu-img", ["compare", "-f", "vpc", "-F", "raw", s.image(sr, base), raw])
-        #expect(cmp.status == 0, "\(cmp.out)")
+        #expect(cmp.status == 0, "\(cmp.output)")
     }
 }

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import Testing
 
@@ -42,7 +43,7 @@ import Testing
         #expect(allocated(outVHD) < 6 << 20)
         if toolPath("qemu-img") != nil {
             let cmp = try runTool("qemu-img", ["compare", "-f", "vpc", "-F", "raw", outVHD, raw])
-            #expect(cmp.status == 0, "\(cmp.out)")
+            #expect(cmp.status == 0, "\(cmp.output)")
         }
         // Import the VHD into a snapshot-bearing VDI whose old data must vanish where the source is a hole.
         let w = try s.ok("vdi-create", "sr-uuid=\(sr)", "virtual-size=64MiB")

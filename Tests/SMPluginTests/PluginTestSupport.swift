@@ -1,30 +1,11 @@
 import Foundation
+import TestSupport
 import Glibc
 import Testing
 import XMLRPC
 
-/// A temporary directory (short, so Unix socket paths under it fit), removed on release.
-final class TempDir: @unchecked Sendable {
-    let path: String
-
-    init() {
-        var template = Array("/tmp/smp.XXXXXX".utf8CString)
-        path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
-
 /// The products directory of this build: walking up from the test bundle to where sm-plugin is.
-let productsDirectory: String? = {
-    var dir = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-                  ?? CommandLine.arguments[0]).deletingLastPathComponent()
-    for _ in 0..<6 {
-        if FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent("sm-plugin").path) { return dir.path }
-        dir.deleteLastPathComponent()
-    }
-    return nil
-}()
+let productsDirectory: String? = TestSupport.productsDirectory(containing: "sm-plugin")
 
 /// The repository root (for scripts/).
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -3,25 +3,13 @@ import Synchronization
 import Testing
 
 @testable import SREngine
+import TestSupport
 
 /// Every multi-step operation, stopped before each of its steps (as if the process died
 /// there), leaves an SR that the next attach brings back to a consistent state: the
 /// operation either did not happen or fully happened, no image without a record, no
 /// record without an image, every image checks clean, and the original data is intact.
 @Suite struct CrashRecoveryTests {
-    /// Records step names, or throws at the `n`th step.
-    final class StepProbe: Sendable {
-        let names = Mutex<[String]>([])
-        let crashAt: Int?
-        init(crashAt: Int?) { self.crashAt = crashAt }
-        var options: EngineOptions {
-            EngineOptions(stepHook: { name in
-                let count = self.names.withLock { $0.append(name); return $0.count }
-                if let c = self.crashAt, count == c + 1 { throw SimulatedCrash() }
-            })
-        }
-    }
-
     enum Op: String, CaseIterable {
         case create, snapshot, single, clone, destroy, destroyWithBase, resize
     }

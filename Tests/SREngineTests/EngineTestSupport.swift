@@ -1,21 +1,10 @@
 import Foundation
+import TestSupport
 import ImageFormats
 import StorageIO
 import Testing
 
 @testable import SREngine
-
-/// A temporary directory removed when the value is released.
-final class TempDir {
-    let path: String
-
-    init() {
-        var template = Array("/tmp/srtest.XXXXXX".utf8CString)
-        path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
 
 /// An SR in a fresh directory, with its manager and device-config.
 struct TestSR {
@@ -56,9 +45,6 @@ func readData(_ sr: AttachedSR, _ vdi: String, count: Int, at offset: UInt64) th
     try out.withUnsafeMutableBytes { try h.image.read(into: $0, at: VirtualOffset(offset)) }
     return out
 }
-
-/// Thrown by a step hook: the operation stops there, as if the process had died.
-struct SimulatedCrash: Error {}
 
 func expectConsistent(_ sr: AttachedSR, _ context: String = "", sourceLocation: SourceLocation = #_sourceLocation) throws {
     let report = try sr.verify()

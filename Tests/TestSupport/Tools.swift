@@ -1,0 +1,42 @@
+import Foundation
+
+/// What an external tool printed (stdout and stderr together) and how it exited.
+public struct ToolResult: Sendable {
+    public var status: Int32
+    public var output: String
+}
+
+/// The full path of `tool` on PATH, or nil (tests that need it say they skipped).
+public func toolPath(_ tool: String) -> String? {
+    for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+        let path = "\(dir)/\(tool)"
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+    }
+    return nil
+}
+
+/// Runs `tool` to completion and collects its output.
+public func runTool(_ tool: String, _ arguments: [String]) throws -> ToolResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: toolPath(tool) ?? tool)
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return ToolResult(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+}
+
+/// The directory holding this build's products (where `product` was linked), found by
+/// walking up from the test bundle; nil when the product was not built.
+public func productsDirectory(containing product: String) -> String? {
+    var dir = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+                  ?? CommandLine.arguments[0]).deletingLastPathComponent()
+    for _ in 0..<6 {
+        if FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent(product).path) { return dir.path }
+        dir.deleteLastPathComponent()
+    }
+    return nil
+}
