@@ -39,6 +39,11 @@ let package = Package(
         .target(name: "StorageSimulation", dependencies: ["StorageIO"]),
         // DiskImage seam: raw, VHD (and later qcow2) images and image chains over BlockIO.
         .target(name: "ImageFormats", dependencies: ["StorageIO", "CZlib"]),
+        // BlockIO and file-namespace operations over NFS in user space (libnfs's async API on our loop).
+        .target(name: "NFSStore", dependencies: [
+            "StorageIO", "CNFS",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
 
         // BlockIO over an NBD connection (libnbd's async API on our event loop): any NBD server as a store.
         .target(name: "NBDClient", dependencies: ["StorageIO", "CNBD"]),
@@ -51,25 +56,29 @@ let package = Package(
         // The SR/VDI engine: StorageRepository seam, SR drivers (local file), metadata, locks,
         // and the multi-step VDI operations (create, snapshot, clone, resize, destroy).
         .target(name: "SREngine", dependencies: [
-            "StorageIO", "ImageFormats",
+            "StorageIO", "ImageFormats", "NFSStore",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The SM error table (XenServer's names and codes) shared by every front end.
         .target(name: "SMErrors", dependencies: ["SREngine", "ImageFormats", "StorageIO"]),
         // sm-cli's library: xe-style commands and records over the engine.
-        .target(name: "OperatorCLI", dependencies: ["SREngine", "SMErrors", "ImageFormats", "StorageIO"]),
+        .target(name: "OperatorCLI", dependencies: ["SREngine", "SMErrors", "ImageFormats", "StorageIO", "TapControl"]),
         // The SMAPIv1 plugin: XAPI's XML-RPC calls dispatched onto the engine.
-        .target(name: "SMPlugin", dependencies: ["SREngine", "SMErrors", "XMLRPC", "ImageFormats", "StorageIO"]),
+        .target(name: "SMPlugin", dependencies: ["SREngine", "SMErrors", "XMLRPC", "XenAPI", "ImageFormats", "StorageIO", "TapControl"]),
         .executableTarget(name: "sm-plugin", dependencies: ["SMPlugin"]),
         // XML-RPC as XAPI and SM speak it (for the SMAPIv1 plugin and the XenAPI client).
         .target(name: "XMLRPC"),
+        // A XenAPI client (XML-RPC over HTTP) through which the plugin mirrors its changes into XAPI's database.
+        .target(name: "XenAPI", dependencies: ["XMLRPC"]),
         // NBD: wire format and the negotiation/transmission state machines (no I/O).
         .target(name: "NBD"),
         // The data path (tapdisk-like): NBD server and exports on one io_uring event loop.
         .target(name: "DataPath", dependencies: [
-            "StorageIO", "ImageFormats", "NBD",
+            "StorageIO", "ImageFormats", "NBD", "NFSStore",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Starting, finding, pausing and stopping data-path daemons through their control sockets.
+        .target(name: "TapControl", dependencies: ["SREngine", "DataPath", "StorageIO"]),
         .executableTarget(name: "sm-tapdisk", dependencies: [
             "DataPath", "StorageIO",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -107,6 +116,9 @@ let package = Package(
         .testTarget(name: "SMPluginTests", dependencies: ["TestSupport", "SMPlugin", "XMLRPC", "SREngine", "SMErrors", "ImageFormats", "StorageIO"]),
         .testTarget(name: "GarbageCollectorTests", dependencies: ["TestSupport", "SREngine", "ImageFormats", "StorageIO", "StorageSimulation"]),
         .testTarget(name: "NBDTests", dependencies: ["NBD"]),
+        .testTarget(name: "TapControlTests", dependencies: ["TestSupport", "TapControl", "DataPath", "SREngine", "NBDClient", "StorageIO", "ImageFormats"]),
+        .testTarget(name: "NFSTests", dependencies: ["TestSupport", "NFSStore", "SREngine", "DataPath", "NBDClient", "StorageIO", "ImageFormats"]),
+        .testTarget(name: "XenAPITests", dependencies: ["TestSupport", "XenAPI", "XMLRPC", "SMPlugin", "SREngine"]),
         .testTarget(name: "DataPathTests", dependencies: ["DataPath", "NBD", "StorageIO", "ImageFormats", "StorageSimulation"]),
         .testTarget(name: "ImageFormatsTests", dependencies: [
             "ImageFormats", "StorageIO", "StorageSimulation", "TestSupport",

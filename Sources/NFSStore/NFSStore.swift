@@ -1,0 +1,2 @@
+// NFS store: placeholder until the NFS SR lands.
+import CNFS

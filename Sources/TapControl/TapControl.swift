@@ -1,0 +1,2 @@
+// Tap control: placeholder until the control socket lands.
+import DataPath

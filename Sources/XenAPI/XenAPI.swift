@@ -1,0 +1,2 @@
+// XenAPI client: placeholder until the plugin mirrors into XAPI.
+import XMLRPC
