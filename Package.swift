@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "sm-tapdisk", targets: ["sm-tapdisk"]),
         .executable(name: "sm-bench", targets: ["sm-bench"]),
         .executable(name: "sm-plugin", targets: ["sm-plugin"]),
+        .executable(name: "sm-gc", targets: ["sm-gc"]),
         .library(name: "StorageIO", targets: ["StorageIO"]),
     ],
     dependencies: [
@@ -69,7 +70,7 @@ let package = Package(
         // XML-RPC as XAPI and SM speak it (for the SMAPIv1 plugin and the XenAPI client).
         .target(name: "XMLRPC"),
         // A XenAPI client (XML-RPC over HTTP) through which the plugin mirrors its changes into XAPI's database.
-        .target(name: "XenAPI", dependencies: ["XMLRPC"]),
+        .target(name: "XenAPI", dependencies: ["XMLRPC", "StorageIO"]),
         // NBD: wire format and the negotiation/transmission state machines (no I/O).
         .target(name: "NBD"),
         // The data path (tapdisk-like): NBD server and exports on one io_uring event loop.
@@ -92,6 +93,11 @@ let package = Package(
         ]),
         .executableTarget(name: "sm-bench", dependencies: ["BenchHarness"]),
 
+        // The per-SR background worker (SM's cleanup.py -b): refills the blank pool, collects garbage.
+        .executableTarget(name: "sm-gc", dependencies: [
+            "SREngine",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "sm-cli", dependencies: [
             "StorageIO", "OperatorCLI", "SREngine",
             .product(name: "Logging", package: "swift-log"),

@@ -8,6 +8,8 @@ packages=(
   liburing-dev libaio-dev zlib1g-dev libnfs-dev libiscsi-dev libnbd-dev pkg-config
   # real peers the tests and benchmarks run against
   qemu-utils fio libvhdi-utils libnbd-bin nbdkit
+  # NFS SR tests: nfs-ganesha on loopback (scripts/nfs-server.sh), libnfs's nfs-ls/nfs-cp
+  nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils
 )
 
 missing=()

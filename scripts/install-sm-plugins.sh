@@ -6,11 +6,12 @@
 # XAPI runs every executable named <Name>SR in its SM directory (xapi.conf `sm-dir`) as the
 # driver of SR type <name>. One binary serves every type: it is installed once as
 # DIR/sm-plugin and linked as DIR/<Name>SR for each type the engine drives (FileSR today);
-# the binary reads its type from the name it was invoked by. sm-tapdisk, the data-path
-# daemon vdi_attach starts, is installed next to it when it was built.
+# the binary reads its type from the name it was invoked by. Its helpers are installed next
+# to it when they were built: sm-tapdisk, the data-path daemon vdi_attach starts, and sm-gc,
+# the background collector started after vdi_delete and sr_scan (SM's cleanup.py).
 #
-# The binaries come from $SM_PLUGIN_BINARY / $SM_TAPDISK_BINARY, else from this checkout's
-# release build (run `swift build -c release` first).
+# The binaries come from $SM_PLUGIN_BINARY / $SM_TAPDISK_BINARY / $SM_GC_BINARY, else from
+# this checkout's release build (run `swift build -c release` first).
 set -eu
 
 dest=${1:-/opt/xensource/sm}
@@ -27,18 +28,26 @@ if [ ! -x "$plugin" ]; then
     exit 1
 fi
 tapdisk=${SM_TAPDISK_BINARY:-$(dirname "$plugin")/sm-tapdisk}
+gc=${SM_GC_BINARY:-$(dirname "$plugin")/sm-gc}
+
+# Copy to a temporary name and rename, so a running XAPI never execs a half-written file.
+install_binary() {
+    cp "$1" "$dest/.$2.new"
+    chmod 755 "$dest/.$2.new"
+    mv -f "$dest/.$2.new" "$dest/$2"
+}
 
 mkdir -p "$dest"
-# Copy to a temporary name and rename, so a running XAPI never execs a half-written file.
-cp "$plugin" "$dest/.sm-plugin.new"
-chmod 755 "$dest/.sm-plugin.new"
-mv -f "$dest/.sm-plugin.new" "$dest/sm-plugin"
+install_binary "$plugin" sm-plugin
 if [ -x "$tapdisk" ]; then
-    cp "$tapdisk" "$dest/.sm-tapdisk.new"
-    chmod 755 "$dest/.sm-tapdisk.new"
-    mv -f "$dest/.sm-tapdisk.new" "$dest/sm-tapdisk"
+    install_binary "$tapdisk" sm-tapdisk
 else
     echo "install-sm-plugins: sm-tapdisk not found at $tapdisk; vdi_attach will answer VDIUnavailable" >&2
+fi
+if [ -x "$gc" ]; then
+    install_binary "$gc" sm-gc
+else
+    echo "install-sm-plugins: sm-gc not found at $gc; the collector will run in the foreground" >&2
 fi
 
 for t in $types; do

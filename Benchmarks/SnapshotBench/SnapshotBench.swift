@@ -3,17 +3,20 @@ import SREngine
 
 /// Snapshot and clone latency of a 1 GiB and of a 2040 GiB (the VHD maximum) VDI, in one
 /// run, alternating the two sizes, through the engine in process (no fork/exec per call).
-/// Each timed operation is journaled and fsynced like any other. Usage:
-///   snapshot-bench [DIR] [REPEATS]
+/// Each timed operation is journaled and fsynced like any other. Between operations the
+/// blank pool is refilled untimed, as the background worker (sm-gc) does after each one;
+/// `--no-blanks` turns the pool off to show the cost without it. Usage:
+///   snapshot-bench [DIR] [REPEATS] [--no-blanks]
 @main
 struct SnapshotBench {
     static func main() throws {
-        let arguments = CommandLine.arguments
+        let blanks = !CommandLine.arguments.contains("--no-blanks")
+        let arguments = CommandLine.arguments.filter { $0 != "--no-blanks" }
         let dir = arguments.count > 1 ? arguments[1] : "bench-results/snapshot"
         let repeats = arguments.count > 2 ? Int(arguments[2]) ?? 20 : 20
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let manager = SRManager(options: EngineOptions(lockDirectory: dir + "/locks"))
+        let manager = SRManager(options: EngineOptions(lockDirectory: dir + "/locks", blankPoolTarget: blanks ? SRLimits.blankPoolTarget : 0))
         let sr = try manager.create(type: "file", deviceConfig: ["location": dir], nameLabel: "snapshot-bench")
         let sizes: [(String, UInt64)] = [("1 GiB", 1 << 30), ("2040 GiB", 2040 << 30)]
         // Snapshots pile up on each VDI's chain; a fresh VDI every 25 keeps under depth 30.
@@ -26,6 +29,7 @@ struct SnapshotBench {
             let order = i % 2 == 0 ? Array(sizes.indices) : sizes.indices.reversed()
             for index in order {
                 for (operation, clone) in [("snapshot", false), ("clone", true)] {
+                    try sr.refillBlanks()
                     let start = DispatchTime.now().uptimeNanoseconds
                     _ = try sr.snapshot(vdis[index], clone: clone)
                     let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6

@@ -44,4 +44,8 @@ public enum DataPathLimits {
     public static let pollNanosecondsMax: Int64 = 10_000_000
     /// The longest Unix socket path (sun_path holds 108 bytes with the terminator).
     public static let unixPathBytesMax = 107
+    /// Control socket clients served at once (tools, the engine); more are closed at once.
+    public static let controlConnectionsMax = 16
+    /// The longest control request line: a path (PATH_MAX) and JSON around it.
+    public static let controlLineBytesMax = 16 << 10
 }

@@ -1,4 +1,6 @@
+import Glibc
 import ImageFormats
+import Logging
 import NBD
 import StorageIO
 
@@ -10,21 +12,31 @@ import StorageIO
 /// A write that lands entirely on data the top layer already holds (an overwrite) goes
 /// straight to the top store asynchronously, for formats where that is sound (raw, VHD:
 /// no metadata changes). Other writes (allocating ones), flushes and zeroing go through the
-/// image's synchronous API: they run the loop nested until done, so they are correct but
-/// hold the loop while they run. An asynchronous write path in ImageFormats removes that;
-/// the NBD side needs no change for it.
+/// image's synchronous API: they run the loop nested until done, one at a time
+/// (`ImageCallGate`: the image's metadata code is not re-entrant), so they are correct but
+/// hold back the other synchronous calls while they run.
+///
+/// A chain [..., P, L] can be merged online, L into P, while it is served:
+/// `startLeafMerge(parentPath:progress:)`, `leafMergeStatus` (`LiveLeafMerge`).
 public final class DiskImageExport: ExportBackend {
     public let image: any DiskImage
     public let features: ExportFeatures
     public let loop: EventLoop
     /// Whether an overwrite of top-layer data may go straight to the top store.
     private let overwritesInPlace: Bool
-    private let zeros: UnsafeMutableRawPointer
+    let zeros: UnsafeMutableRawPointer
     private let sectorBytes: UInt64 = 512
+    let gate = ImageCallGate()
+    /// Writes started and not completed (a merge waits for those that began before it).
+    private var writesInFlight = 0
+    var hasWritesInFlight: Bool { writesInFlight > 0 }
+    private var merge: LiveLeafMerge?
+    private let logger = Logger(label: "sm-tapdisk.export")
 
     enum Phase {
         static let reading = 1
         static let posted = 2
+        static let writing = 3
     }
 
     public init(image: any DiskImage, readOnly: Bool = false) {
@@ -47,13 +59,19 @@ public final class DiskImageExport: ExportBackend {
     public var name: String { image.name }
     public var size: UInt64 { image.virtualSize }
 
+    /// Ends a leaf-merge (a converged one becomes `complete`), then closes the image.
     public func close() throws {
+        merge?.close()
         try image.close()
     }
 
     public func prepare(_ request: ExportRequest) {
-        request.io.onComplete = { [unowned(unsafe) request] _ in
-            request.complete(error: request.firstError)
+        request.io.onComplete = { [unowned self, unowned(unsafe) request] _ in
+            if request.phase == Phase.writing {
+                self.finishWrite(request)
+            } else {
+                request.complete(error: request.firstError)
+            }
         }
     }
 
@@ -62,35 +80,21 @@ public final class DiskImageExport: ExportBackend {
         case .read:
             startRead(r)
         case .write:
-            if overwritesInPlace && startOverwrite(r) { return }
-            let error = perform {
-                try image.write(UnsafeRawBufferPointer(start: r.buffer, count: r.length), at: VirtualOffset(r.offset))
-                if r.fua { try image.flush() }
-            }
-            completeLater(r, error: error, phaseDone: Phase.posted)
+            submitWrite(r)
         case .flush:
-            completeLater(r, error: perform { try image.flush() }, phaseDone: Phase.posted)
+            startFlush(r)
         case .writeZeroes:
             if !r.flags.contains(.noHole), readsAsZero(r.offset, r.length) {
-                // Already zeros (a hole through the chain): nothing to write or allocate.
-                completeLater(r, error: r.fua ? perform { try image.flush() } : nil, phaseDone: Phase.posted)
+                // Already zeros (a hole through the chain): nothing to write or allocate, and
+                // a merged parent reads zeros there too (the leaf holds none of it).
+                if r.fua { startFlush(r) } else { completeLater(r, error: nil, phaseDone: Phase.posted) }
                 return
             }
             if r.flags.contains(.fastZero) {
                 completeLater(r, error: .notSupported, phaseDone: Phase.posted)
                 return
             }
-            let error = perform {
-                var at = r.offset
-                let end = r.offset + UInt64(r.length)
-                while at < end {
-                    let n = Int(min(UInt64(DataPathLimits.zeroBufferBytes), end - at))
-                    try image.write(UnsafeRawBufferPointer(start: zeros, count: n), at: VirtualOffset(at))
-                    at += UInt64(n)
-                }
-                if r.fua { try image.flush() }
-            }
-            completeLater(r, error: error, phaseDone: Phase.posted)
+            submitWrite(r)
         case .trim, .cache:
             completeLater(r, error: nil, phaseDone: Phase.posted)
         case .blockStatus:
@@ -123,6 +127,8 @@ public final class DiskImageExport: ExportBackend {
             return NBDErrorMapping.nbdError(error)
         }
     }
+
+    // MARK: Reads
 
     private func startRead(_ r: ExportRequest) {
         let extents: [ReadExtent]
@@ -178,6 +184,86 @@ public final class DiskImageExport: ExportBackend {
         }
     }
 
+    // MARK: Writes
+
+    private func submitWrite(_ r: ExportRequest) {
+        guard r.length > 0 else {
+            completeLater(r, error: nil, phaseDone: Phase.posted)
+            return
+        }
+        if let merge, !merge.admit(r) { return }  // it waits; the merge starts it later
+        startWrite(r)
+    }
+
+    /// Starts an admitted WRITE or WRITE_ZEROES: the leaf's part (an asynchronous overwrite,
+    /// else a synchronous image write) and, during a merge, the parent's pieces. One count
+    /// in `pendingCount` is held while the parts are issued.
+    func startWrite(_ r: ExportRequest) {
+        writesInFlight += 1
+        r.phase = Phase.writing
+        r.pendingCount = 1
+        r.firstError = nil
+        r.flushAfterSubrequests = false
+        if let merge, r.cursor & LiveLeafMerge.WriteFlag.mirrored != 0 {
+            merge.startMirror(r, zeros: zeros)
+            // FUA covers the parent's bits too: flush both images once every part is done.
+            if r.fua { r.flushAfterSubrequests = true }
+        }
+        if r.command == .write && overwritesInPlace && startOverwrite(r) {
+            // Issued: the subrequests report through partDone.
+        } else {
+            r.pendingCount += 1
+            gate.run { [unowned self] in self.writeThroughImage(r) }
+        }
+        partDone(r, error: nil, direct: false)
+    }
+
+    /// The leaf's part of a write through the image's synchronous API (holding the gate).
+    private func writeThroughImage(_ r: ExportRequest) {
+        let error = perform {
+            if r.command == .write {
+                try image.write(UnsafeRawBufferPointer(start: r.buffer, count: r.length), at: VirtualOffset(r.offset))
+            } else {
+                var at = r.offset
+                let end = r.offset + UInt64(r.length)
+                while at < end {
+                    let n = Int(min(UInt64(DataPathLimits.zeroBufferBytes), end - at))
+                    try image.write(UnsafeRawBufferPointer(start: zeros, count: n), at: VirtualOffset(at))
+                    at += UInt64(n)
+                }
+            }
+            if r.fua && !r.flushAfterSubrequests { try image.flush() }
+        }
+        partDone(r, error: error, direct: false)
+    }
+
+    /// One part of write `r` finished. The last one completes it: at once from an I/O
+    /// completion (`direct`), else on the next turn (never inside a `submit`).
+    func partDone(_ r: ExportRequest, error: NBDError?, direct: Bool) {
+        if let error {
+            if r.firstError == nil { r.firstError = error }
+            merge?.fail("a write to the leaf failed (\(error)); the parent may differ from it there")
+        }
+        r.pendingCount -= 1
+        guard r.pendingCount == 0 else { return }
+        if direct { finishWrite(r) } else { loop.post(r.io, result: 0, failure: nil) }
+    }
+
+    /// Every part of `r` is done: flush for FUA if still owed, then complete.
+    private func finishWrite(_ r: ExportRequest) {
+        if r.flushAfterSubrequests && r.firstError == nil {
+            r.flushAfterSubrequests = false
+            gate.run { [unowned self] in
+                r.firstError = self.flushImages()
+                self.loop.post(r.io, result: 0, failure: nil)
+            }
+            return
+        }
+        writesInFlight -= 1
+        merge?.release(r)
+        r.complete(error: r.firstError)
+    }
+
     /// Writes `r` straight to the top store when every byte of it is top-layer data;
     /// false (nothing started) otherwise.
     private func startOverwrite(_ r: ExportRequest) -> Bool {
@@ -192,8 +278,9 @@ public final class DiskImageExport: ExportBackend {
             }
         }
         while r.subrequests.count < extents.count { r.subrequests.append(makeSubrequest(for: r)) }
-        r.phase = Phase.reading
-        r.pendingCount = extents.count
+        r.pendingCount += extents.count
+        // FUA without store support: the image's flush after the data (rare; sync).
+        if r.fua && !store.capabilities.canFUA { r.flushAfterSubrequests = true }
         for (i, e) in extents.enumerated() {
             guard case let .host(_, host) = e.source else { continue }
             let io = r.subrequests[i]
@@ -201,25 +288,124 @@ public final class DiskImageExport: ExportBackend {
             io.buffer = r.buffer! + Int(e.virtualOffset.bytes - r.offset)
             io.length = Int(e.length)
             io.offset = host.bytes
-            io.fua = r.fua && store.capabilities.canFUA
+            io.fua = r.fua && store.capabilities.canFUA && !r.flushAfterSubrequests
             store.submit(io)
         }
-        // FUA without store support: the image's flush after the data (rare; sync).
-        if r.fua && !store.capabilities.canFUA { r.flushAfterSubrequests = true }
         return true
     }
 
     private func makeSubrequest(for r: ExportRequest) -> IORequest {
         let io = IORequest()
         io.onComplete = { [unowned self, unowned(unsafe) r] io in
-            if let failure = io.failure, r.firstError == nil { r.firstError = NBDErrorMapping.nbdError(failure) }
-            r.pendingCount -= 1
-            guard r.pendingCount == 0 else { return }
-            if r.flushAfterSubrequests && r.firstError == nil {
-                do { try self.image.flush() } catch { r.firstError = NBDErrorMapping.nbdError(error) }
+            let error = io.failure.map { NBDErrorMapping.nbdError($0) }
+            if r.phase == Phase.writing {
+                self.partDone(r, error: error, direct: true)
+                return
             }
-            r.complete(error: r.firstError)
+            if let error, r.firstError == nil { r.firstError = error }
+            r.pendingCount -= 1
+            if r.pendingCount == 0 { r.complete(error: r.firstError) }
         }
         return io
+    }
+
+    // MARK: Flush
+
+    /// FLUSH (or FUA on a write that changed nothing): the leaf, and a merging parent.
+    private func startFlush(_ r: ExportRequest) {
+        gate.run { [unowned self] in
+            self.completeLater(r, error: self.flushImages(), phaseDone: Phase.posted)
+        }
+    }
+
+    /// Flushes the image and, while a merge mirrors into it, the parent (holding the gate).
+    /// A parent that fails to flush stops the merge; the guest's data is in the leaf.
+    private func flushImages() -> NBDError? {
+        let error = perform { try image.flush() }
+        if let merge, merge.isTracking {
+            do { try merge.target.flush() } catch { merge.fail("flushing the parent failed: \(error)") }
+        }
+        return error
+    }
+
+    func logFailure(_ reason: String) {
+        logger.warning("\(image.name): leaf-merge stopped: \(reason)")
+    }
+
+    // MARK: Leaf-merge
+
+    /// Where the current (or last) leaf-merge stands; nil when none was started.
+    public var leafMergeStatus: LeafMergeStatus? { merge?.status }
+
+    /// Starts merging the leaf into its parent while serving: opens `parentPath` writable
+    /// (O_DIRECT unless `direct` is false) and returns at once; the merge runs on this loop.
+    /// `progress` is called on the loop thread at each phase change and after each block.
+    /// Call on the loop thread.
+    public func startLeafMerge(parentPath: String, direct: Bool = true,
+                               progress: ((LeafMergeStatus) -> Void)? = nil) throws {
+        try checkMergeable()
+        let store: any BlockIO
+        do {
+            store = try LocalFile.open(parentPath, on: loop, options: .init(readOnly: false, direct: direct))
+        } catch let e as BlockIOError {
+            if case .open(_, EACCES, _) = e { throw LeafMergeError.parentReadOnly(path: parentPath) }
+            throw e
+        }
+        try startLeafMerge(parent: store, progress: progress)
+    }
+
+    /// Starts merging into the parent opened on `store` (a second, writable store on the
+    /// parent's file); the merge owns the store from here, even when this throws.
+    public func startLeafMerge(parent store: any BlockIO, progress: ((LeafMergeStatus) -> Void)? = nil) throws {
+        let (leaf, parent): (VHDImage, VHDImage)
+        do {
+            (leaf, parent) = try checkMergeable()
+        } catch {
+            store.close()
+            throw error
+        }
+        let target: VHDImage
+        do { target = try VHDImage.open(store) } catch { store.close(); throw error }
+        do {
+            guard !target.isReadOnly else { throw LeafMergeError.parentReadOnly(path: store.name) }
+            guard target.footer.uuid == parent.footer.uuid else {
+                throw LeafMergeError.parentMismatch(path: store.name, expected: parent.footer.uuid.description,
+                                                    found: target.footer.uuid.description)
+            }
+            guard target.virtualSize == leaf.virtualSize else {
+                throw LeafMergeError.sizeMismatch(path: store.name, leafBytes: leaf.virtualSize, parentBytes: target.virtualSize)
+            }
+        } catch {
+            store.close()
+            throw error
+        }
+        let merge = LiveLeafMerge(export: self, leaf: leaf, target: target, parentPath: store.name,
+                                  writesInFlight: writesInFlight, progress: progress)
+        self.merge = merge
+        logger.info("\(image.name): leaf-merge into \(store.name) started")
+        merge.start()
+    }
+
+    /// Stops a running leaf-merge (it becomes `failed` with `reason`); the leaf stays authoritative.
+    public func abortLeafMerge(reason: String = "aborted") {
+        merge?.fail(reason)
+    }
+
+    /// The leaf and its parent when this export can merge them now.
+    @discardableResult
+    private func checkMergeable() throws -> (VHDImage, VHDImage) {
+        if let merge, merge.isTracking {
+            throw LeafMergeError.alreadyRunning(image: image.name, phase: merge.status.phase)
+        }
+        guard let chain = image as? ImageChain, chain.depth >= 2 else {
+            throw LeafMergeError.notALeafOverParent(image: image.name, detail: "not a chain of two or more images")
+        }
+        guard let leaf = chain.layers[0] as? VHDImage, let parent = chain.layers[1] as? VHDImage else {
+            throw LeafMergeError.notALeafOverParent(image: image.name, detail: "the leaf and its parent must both be VHD")
+        }
+        guard !features.isReadOnly, !leaf.isReadOnly else {
+            throw LeafMergeError.notALeafOverParent(image: image.name, detail: "the export is read-only")
+        }
+        return (leaf, parent)
     }
 }

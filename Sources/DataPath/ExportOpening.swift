@@ -1,4 +1,6 @@
+import Glibc
 import ImageFormats
+import NFSStore
 import StorageIO
 
 /// The image formats the daemon can serve, and how to open a file as an export.
@@ -18,6 +20,7 @@ extension ExportFormat {
     /// backend after the server stops.
     public static func openExport(_ path: String, format: ExportFormat, on loop: EventLoop, readOnly: Bool,
                                   direct: Bool = true) throws -> any ExportBackend {
+        if path.hasPrefix("nfs://") { return try openNFSExport(path, format: format, on: loop, readOnly: readOnly) }
         let options = { (ro: Bool) in LocalFile.Options(readOnly: ro, direct: direct) }
         switch format.resolved(for: path) {
         case .vhd:
@@ -28,6 +31,29 @@ extension ExportFormat {
             return DiskImageExport(image: chain, readOnly: readOnly)
         case .raw, .auto:
             return BlockIOExport(store: try LocalFile.open(path, on: loop, options: options(readOnly)), readOnly: readOnly)
+        }
+    }
+
+    /// An image on an NFS server (`nfs://host/dir/file?nfsport=…`, see `NFSServer.parse`):
+    /// one connection to its directory serves the image and its parents, asynchronously on
+    /// `loop`. Parents must sit in the same directory, as they do in an SR.
+    static func openNFSExport(_ url: String, format: ExportFormat, on loop: EventLoop, readOnly: Bool) throws -> any ExportBackend {
+        let (server, path) = try NFSServer.parse(url: url)
+        let slash = path.lastIndex(of: "/")!
+        let directory = slash == path.startIndex ? "/" : String(path[..<slash])
+        let connection = try NFSConnection(server: server, root: directory)
+        let open = { (p: String, ro: Bool) throws -> any BlockIO in
+            let prefix = directory == "/" ? "/" : directory + "/"
+            guard p.hasPrefix(prefix), !p.dropFirst(prefix.count).contains("/") else {
+                throw BlockIOError.open(path: p, errno: ENOENT, detail: "not in \(directory) on \(server.host)")
+            }
+            return try connection.openFile("/" + p.dropFirst(prefix.count), readOnly: ro, on: loop)
+        }
+        switch format.resolved(for: path) {
+        case .vhd:
+            return DiskImageExport(image: try ImageChain.open(path, readOnly: readOnly, opener: open), readOnly: readOnly)
+        case .raw, .auto:
+            return BlockIOExport(store: try open(path, readOnly), readOnly: readOnly)
         }
     }
 }

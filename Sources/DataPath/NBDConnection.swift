@@ -24,6 +24,11 @@ final class NBDConnection {
     private var context = NBDTransmissionContext(NBDSession(
         export: NBDExportDescription(name: "", size: 0, flags: []), flags: [], structuredReplies: false, baseAllocationID: nil))
     private var backend: (any ExportBackend)?
+    /// The export in transmission (an index into the server's exports), and its counters.
+    private(set) var exportIndex = -1
+    private var exportStats: ExportStats?
+    /// When each slot's request went to the backend (monotonic ns), by slot index.
+    private var startTimes: UnsafeMutablePointer<UInt64>?
     private var framer = NBDRequestFramer()
 
     private var slots: [RequestSlot] = []
@@ -89,6 +94,7 @@ final class NBDConnection {
         iovecs.deallocate()
         replies.deallocate()
         headerSlab?.deallocate()
+        startTimes?.deallocate()
     }
 
     /// Sends the greeting and starts watching the socket.
@@ -101,6 +107,23 @@ final class NBDConnection {
     /// Stops taking requests (server shutdown); in-flight ones finish and are answered.
     func beginShutdown() {
         endInput("server shutting down")
+        settle()
+    }
+
+    /// Takes requests again after an unpause, from the export's (possibly new) backend:
+    /// the slots are bound to it, then whatever the client sent meanwhile is read.
+    func resume() {
+        guard !isClosed else { return }
+        if exportIndex >= 0, let current = backend, current !== server.exports[exportIndex].backend {
+            let fresh = server.exports[exportIndex].backend
+            backend = fresh
+            for slot in slots {
+                // Backend scratch made for the old backend refers to it: start afresh.
+                slot.request.subrequests.removeAll()
+                fresh.prepare(slot.request)
+            }
+        }
+        if !inputClosed { processInput() }
         settle()
     }
 
@@ -145,9 +168,10 @@ final class NBDConnection {
 
     /// The next bytes would need a slot and none is free, or the connection already holds
     /// its share of buffer memory (a client that sends reads and never takes the replies).
+    /// Or the server is paused (nothing is read, not even the rest of a write's payload).
     private var isStalled: Bool {
-        session != nil && writeSlot == nil
-            && (freeSlots.isEmpty || bufferBytesHeld >= DataPathLimits.connectionBufferBytesMax)
+        !server.acceptsRequests || (session != nil && writeSlot == nil
+            && (freeSlots.isEmpty || bufferBytesHeld >= DataPathLimits.connectionBufferBytesMax))
     }
 
     private func teardown() {
@@ -233,7 +257,7 @@ final class NBDConnection {
 
     /// Consumes buffered bytes as far as the protocol and free slots allow.
     private func parseBuffered() {
-        while !inputClosed && rxStart < rxEnd {
+        while !inputClosed && rxStart < rxEnd && server.acceptsRequests {
             let input = UnsafeRawBufferPointer(start: rx + rxStart, count: rxEnd - rxStart)
             guard session != nil else {
                 let (used, actions) = negotiation.receive(input)
@@ -276,16 +300,21 @@ final class NBDConnection {
     }
 
     private func startTransmission(_ session: NBDSession) {
-        guard let backend = server.backend(named: session.export.name) else {
+        guard let index = server.exportIndex(named: session.export.name) else {
             endInput("export \(session.export.name) vanished")
             return
         }
+        let backend = server.exports[index].backend
         self.session = session
         self.context = NBDTransmissionContext(session)
         self.backend = backend
+        exportIndex = index
+        exportStats = server.stats[index]
         let count = DataPathLimits.slotsPerConnection
         let slab = UnsafeMutableRawPointer.allocate(byteCount: count * NBDLimits.replyHeaderBytesMax, alignment: 64)
         headerSlab = slab
+        startTimes = .allocate(capacity: count)
+        startTimes!.initialize(repeating: 0, count: count)
         slots.reserveCapacity(count)
         freeSlots.reserveCapacity(count)
         for i in 0..<count {
@@ -305,6 +334,7 @@ final class NBDConnection {
         case .disconnect:
             endInput("client sent DISC")
         case let .reject(cookie, command, error, discard):
+            exportStats?.rejected(command)
             let slot = takeSlot(cookie: cookie)
             encodeError(slot, command: command, error: error)
             framer.discardPayload(discard)
@@ -351,10 +381,15 @@ final class NBDConnection {
         server.bytesInFlight += slot.request.length
         stats.requests += 1
         stats.inflightSum += inflight
+        startTimes![Int(slot.index)] = monotonicNanoseconds()
+        exportStats!.started()
         backend!.submit(slot.request)
     }
 
     private func completed(_ slot: RequestSlot) {
+        let r = slot.request
+        exportStats!.completed(r.command, bytes: r.length, failed: r.error != nil,
+                               nanoseconds: monotonicNanoseconds() &- startTimes![Int(slot.index)])
         inflight -= 1
         server.requestsInFlight -= 1
         server.bytesInFlight -= slot.request.length

@@ -8,11 +8,19 @@ public struct ServedExport {
     public var name: String
     public var description: String
     public var backend: any ExportBackend
+    /// The image file served, as `list` reports it and `unpause` reopens it by default.
+    public var path: String
+    /// Opens an image (by path) as this export's backend again, on the server's loop: what
+    /// `unpause` calls. Nil: the export cannot be paused.
+    public var reopen: ((String) throws -> any ExportBackend)?
 
-    public init(name: String, description: String = "", backend: any ExportBackend) {
+    public init(name: String, description: String = "", backend: any ExportBackend, path: String? = nil,
+                reopen: ((String) throws -> any ExportBackend)? = nil) {
         self.name = name
         self.description = description
         self.backend = backend
+        self.path = path ?? backend.name
+        self.reopen = reopen
     }
 
     /// What negotiation tells clients, from the backend's current size and features.
@@ -63,22 +71,35 @@ public final class NBDServerStopHandle: Sendable {
 /// lets connections finish their requests (for a bounded time) and closes everything.
 public final class NBDServer {
     public let loop: EventLoop
-    public let exports: [ServedExport]
+    public internal(set) var exports: [ServedExport]
     public let stopHandle: NBDServerStopHandle
     public let configuration: NBDServerConfiguration
     let logger: Logger
     let cache: BufferCache
 
-    private struct Listener {
+    struct Listener {
         var fd: Int32
-        var watch: FDWatch
+        /// Nil while paused: new clients wait in the kernel's backlog.
+        var watch: FDWatch?
         var unixPath: String?
     }
-    private var listeners: [Listener] = []
-    private var connections: [Int: NBDConnection] = [:]
+    var listeners: [Listener] = []
+    var connections: [Int: NBDConnection] = [:]
     private var nextConnectionID = 0
     private var stopWatch: FDWatch?
     public private(set) var isStopping = false
+    /// Counters and latencies per export, parallel to `exports`.
+    let stats: [ExportStats]
+    /// Exports whose backend is closed (by a pause, or at the end): parallel to `exports`.
+    var backendClosed: [Bool]
+    /// serving, or a pause draining requests, or paused (see NBDServer+Pause.swift).
+    var pauseState = PauseState.serving
+    /// False while paused or pausing: connections read no requests, the listeners accept no one.
+    private(set) var acceptsRequests = true
+    var pauseWaiters: [(ControlFailure?) -> Void] = []
+    /// Work that must not run inside a nested loop turn (an image call that runs the loop
+    /// while a control request arrives): `run()` does it between turns.
+    var deferred: [() -> Void] = []
     /// Requests of all connections being served by the backends now.
     var requestsInFlight = 0
     /// Their lengths summed (reads and writes move this much data).
@@ -94,6 +115,8 @@ public final class NBDServer {
         self.exports = exports
         self.configuration = configuration
         self.logger = logger
+        stats = exports.map { _ in ExportStats() }
+        backendClosed = exports.map { _ in false }
         stopHandle = try NBDServerStopHandle()
         let payloadMax = exports.map { $0.backend.features.transferBytesMax }.max()!
         cache = BufferCache(payloadBytesMax: max(payloadMax, DataPathLimits.bufferBytesMin))
@@ -128,18 +151,31 @@ public final class NBDServer {
     }
 
     private func addListener(fd: Int32, unixPath: String?) {
-        let watch = loop.watch(fd: fd, events: .readable) { [weak self] _ in self?.acceptAll(fd) }
-        listeners.append(Listener(fd: fd, watch: watch, unixPath: unixPath))
+        listeners.append(Listener(fd: fd, watch: acceptsRequests ? watchListener(fd) : nil, unixPath: unixPath))
     }
 
-    func backend(named name: String) -> (any ExportBackend)? {
-        exports.first { $0.name == name }?.backend
+    func watchListener(_ fd: Int32) -> FDWatch {
+        loop.watch(fd: fd, events: .readable) { [weak self] _ in self?.acceptAll(fd) }
+    }
+
+    /// Stops or resumes reading requests and accepting clients (pause, unpause).
+    func setAcceptsRequests(_ accepts: Bool) {
+        guard accepts != acceptsRequests else { return }
+        acceptsRequests = accepts
+        for i in listeners.indices {
+            listeners[i].watch?.cancel()
+            listeners[i].watch = accepts && !isStopping ? watchListener(listeners[i].fd) : nil
+        }
+    }
+
+    func exportIndex(named name: String) -> Int? {
+        exports.firstIndex { $0.name == name }
     }
 
     public var connectionCount: Int { connections.count }
 
     private func acceptAll(_ listenFD: Int32) {
-        while !isStopping {
+        while !isStopping && acceptsRequests {
             let fd = accept(listenFD, nil, nil)
             if fd < 0 {
                 if errno == EINTR { continue }
@@ -175,7 +211,7 @@ public final class NBDServer {
         isStopping = true
         logger.info("stopping: \(connections.count) connection(s) to drain")
         for l in listeners {
-            l.watch.cancel()
+            l.watch?.cancel()
             Glibc.close(l.fd)
             if let path = l.unixPath { unlink(path) }
         }
@@ -192,7 +228,8 @@ public final class NBDServer {
         let spin = UInt64(configuration.pollNanoseconds)
         var lastWork: UInt64 = 0
         var lastSweep = monotonicNanoseconds()
-        while !(isStopping && connections.isEmpty) {
+        while !(isStopping && connections.isEmpty && pauseState != .draining) {
+            runDeferred()
             let now = monotonicNanoseconds()
             if now - lastSweep >= UInt64(DataPathLimits.sweepIntervalNanoseconds) {
                 lastSweep = now
@@ -219,10 +256,14 @@ public final class NBDServer {
             loop.runOnce(timeoutNanoseconds: DataPathLimits.sweepIntervalNanoseconds)
             lastWork = monotonicNanoseconds()
         }
+        // Control requests that arrived at the very end are answered (as stopping).
+        runDeferred()
     }
 
     /// Disconnects clients that have not finished negotiating in time.
     private func sweepNegotiations(now: UInt64) {
+        // A client paused mid-negotiation is waiting on us, not the other way round.
+        guard acceptsRequests else { return }
         let limit = UInt64(configuration.negotiationTimeoutNanoseconds)
         for c in Array(connections.values) where c.isNegotiating && now - c.acceptedAt > limit {
             logger.notice("connection \(c.id): negotiation timed out")

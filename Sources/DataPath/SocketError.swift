@@ -1,4 +1,5 @@
 import Glibc
+import StorageIO
 
 /// A socket the server could not set up, with the call and errno that failed.
 public struct SocketError: Error, CustomStringConvertible, Equatable {

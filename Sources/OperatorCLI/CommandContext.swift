@@ -1,5 +1,6 @@
 import Glibc
 import SREngine
+import TapControl
 
 /// Everything a command needs: its arguments, output, the host registry and the engine.
 final class CommandContext {
@@ -7,11 +8,16 @@ final class CommandContext {
     let out: CLIOutput
     let registry: HostRegistry
     let manager: SRManager
+    let environment: [String: String]
+    /// Where data-path daemons' sockets live (`RunDirectory.resolve`).
+    let runDirectory: String
     private var attached: [String: AttachedSR] = [:]
 
     init(args: CLIArguments, out: CLIOutput, environment: [String: String]) {
         self.args = args
         self.out = out
+        self.environment = environment
+        runDirectory = RunDirectory.resolve(environment: environment)
         registry = HostRegistry(path: args.flagValues["registry"] ?? HostRegistry.defaultPath(environment: environment))
         manager = SRManager(options: Self.engineOptions(args: args, environment: environment))
     }
@@ -22,7 +28,11 @@ final class CommandContext {
     /// before every step (to widen windows for random kills).
     static func engineOptions(args: CLIArguments, environment: [String: String]) -> EngineOptions {
         var options = EngineOptions(lockDirectory: args.flagValues["lock-dir"] ?? environment["SM_LOCK_DIR"])
-        options.gcKick = environment["SM_GC_KICK"].flatMap(GCKick.init(rawValue:)) ?? .synchronous  // after vdi-destroy, sr-scan
+        // Snapshot, clone and resize pause the daemon serving the VDI, if one does.
+        options.dataPath = TapDataPathControl(runDirectory: RunDirectory.resolve(environment: environment))
+        // After vdi-destroy, sr-scan and snapshots that used blanks: sm-gc in the background.
+        options.gcKick = environment["SM_GC_KICK"].flatMap(GCKick.init(rawValue:)) ?? .background
+        options.backgroundWorker = environment["SM_GC_WORKER"].map(BackgroundWorker.init) ?? .besideSelf()
         if let fake = environment["SM_FAKE_FREE_BYTES"].flatMap(SizeText.parse) {
             options.freeSpace = .capped(freeBytes: fake)
         }

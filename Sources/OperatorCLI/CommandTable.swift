@@ -9,7 +9,7 @@ struct CommandSpec: Sendable {
 
 /// Every command sm-cli knows, in help order.
 enum CommandTable {
-    static let all: [CommandSpec] = SRCommands.all + [GCCommand.spec] + VDICommands.all + TransferCommands.all + [DemoJob.spec]
+    static let all: [CommandSpec] = SRCommands.all + [GCCommand.spec] + VDICommands.all + TapCommands.all + TransferCommands.all + [DemoJob.spec]
 
     static func find(_ name: String) -> CommandSpec? { all.first { $0.name == name } }
 
@@ -23,6 +23,8 @@ enum CommandTable {
         }
         lines += ["", "sizes: bytes or 64MiB, 10GiB, 2TiB.  registry: --registry, $SM_REGISTRY,",
                   "else $XDG_STATE_HOME/sm-cli/registry.json or ~/.local/state/sm-cli/registry.json.",
+                  "data path: daemons in $SM_RUN_DIR, else /run/sm-plugin (root) or $XDG_RUNTIME_DIR/sm-plugin;",
+                  "sm-tapdisk next to sm-cli unless $SM_TAPDISK.",
                   "locks: under each SR (<sr>/.sm/lock) unless --lock-dir or $SM_LOCK_DIR (SM uses /var/lock/sm).",
                   "gc: vdi-destroy and sr-scan run the garbage collector before returning ($SM_GC_KICK=none: they do not)."]
         return lines.joined(separator: "\n")

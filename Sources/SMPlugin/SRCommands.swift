@@ -23,6 +23,8 @@ enum SRCommands {
     static func attach(_ c: PluginContext) throws -> XMLRPCValue {
         let sr = try c.attachSR()
         for line in sr.recoveryLog { c.log("recovery: \(line)") }
+        // SM scans after attaching on the master, so XAPI learns what the SR holds.
+        if c.call.isMaster { c.mirror?.synchronise(sr) }
         return .nil
     }
 
@@ -36,9 +38,12 @@ enum SRCommands {
         return .nil
     }
 
-    /// sr_scan: reconciles the SR's records with the images present; changes go to stderr.
+    /// sr_scan: reconciles the SR's records with the images present (changes go to stderr),
+    /// then XAPI's records with the SR's.
     static func scan(_ c: PluginContext) throws -> XMLRPCValue {
-        for change in try c.attachSR().scan() { c.log("scan: \(change)") }
+        let sr = try c.attachSR()
+        for change in try sr.scan() { c.log("scan: \(change)") }
+        c.mirror?.synchronise(sr)
         return .nil
     }
 
@@ -48,11 +53,12 @@ enum SRCommands {
         return .string(ProbeXML.srList(uuids.sorted()))
     }
 
-    /// sr_update: refreshes space accounting; the figures go to stderr for the operator.
+    /// sr_update: refreshes space accounting; the figures go to stderr and to XAPI's SR record.
     static func update(_ c: PluginContext) throws -> XMLRPCValue {
         let stats = try c.attachSR().update()
         c.log("sr_update: physical_size=\(stats.physicalSize) physical_utilisation=\(stats.physicalUtilisation) "
               + "virtual_allocation=\(stats.virtualAllocation) vdis=\(stats.vdiCount)")
+        c.mirror?.srFigures(stats)
         return .nil
     }
 }

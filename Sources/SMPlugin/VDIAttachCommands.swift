@@ -1,4 +1,5 @@
 import SREngine
+import TapControl
 import XMLRPC
 
 /// vdi_attach / activate / deactivate / detach: the VDI served over NBD by sm-tapdisk.
@@ -16,23 +17,11 @@ enum VDIAttachCommands {
     static func attach(_ c: PluginContext) throws -> XMLRPCValue {
         let vdi = try c.call.requireVDI()
         let writable = c.call.args.first.map { $0 == "true" } ?? true
-        let sr = try c.attachSR()
-        let record = try sr.vdi(vdi)
-        guard !record.hidden else {
-            throw SREngineError.vdiUnavailable(uuid: vdi, detail: "a hidden base copy cannot be attached")
-        }
-        if writable && record.readOnly {
-            throw SREngineError.vdiUnavailable(uuid: vdi, detail: "a read-only VDI cannot be attached writable")
-        }
-        guard let tapdisk = c.environment.tapdiskPath else {
-            throw SREngineError.vdiUnavailable(
-                uuid: vdi, detail: "the data-path daemon sm-tapdisk is not installed next to the plugin")
-        }
-        let l = try launcher(c)
-        try l.start(tapdisk: tapdisk, file: sr.repository.path(of: vdi + ".vhd"), readOnly: !writable)
+        let l = try DataPathLauncher.attach(try c.attachSR(), vdi: vdi, writable: writable, tapdisk: c.environment.tapdiskPath,
+                                            runDirectory: c.environment.runDirectory)
         c.log("vdi_attach: \(vdi) served on \(l.socketPath)")
         return .structure([
-            ("params", .string("nbd+unix:///\(vdi)?socket=\(l.socketPath)")),
+            ("params", .string(l.nbdURI)),
             ("params_nbd", .string("nbd:unix:\(l.socketPath):exportname=\(vdi)")),
             ("o_direct", .bool(true)),
             ("o_direct_reason", .string("")),
@@ -40,15 +29,15 @@ enum VDIAttachCommands {
         ])
     }
 
-    /// Commands that replace or remove a VDI's image file.
-    static let changesImage: Set<String> = ["vdi_snapshot", "vdi_clone", "vdi_resize", "vdi_delete"]
+    /// Commands that remove a VDI's image file.
+    static let removesImage: Set<String> = ["vdi_delete"]
 
-    /// Runs a command that swaps or removes the image only while no data path serves it:
-    /// the daemon holds the old file open and would keep writing to what becomes a
-    /// read-only base copy. (SM pauses tapdisk around these; sm-tapdisk cannot be paused
-    /// yet, so the VDI must be detached first.) Other commands just run.
+    /// Runs a command that removes the image only while no data path serves it. Snapshot,
+    /// clone and resize, which replace the image, run while it is served: the engine pauses
+    /// the daemon around them (`TapDataPathControl`, installed by `PluginContext`), as SM
+    /// pauses tapdisk. Other commands just run.
     static func guarded<T>(_ c: PluginContext, _ body: () throws -> T) throws -> T {
-        guard changesImage.contains(c.call.command), let sr = try? c.call.requireSR(),
+        guard removesImage.contains(c.call.command), let sr = try? c.call.requireSR(),
               let vdi = try? c.call.requireVDI() else { return try body() }
         let l = DataPathLauncher(runDirectory: c.environment.runDirectory, sr: sr, vdi: vdi)
         return try l.exclusively {

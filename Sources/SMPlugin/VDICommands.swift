@@ -30,11 +30,9 @@ enum VDICommands {
                            type: call.vdiType.flatMap { $0.isEmpty ? nil : $0 } ?? "user",
                            readOnly: arg(7) == "true", smConfig: call.vdiSMConfig)
         let sr = try c.attachSR()
-        let record: VDIRecord
-        if let uuid = call.vdiUUID, !uuid.isEmpty {
-            record = try sr.createVDI(spec, uuid: uuid)
-        } else {
-            record = try sr.createVDI(spec)
+        let record = try c.mirroring(sr) {
+            if let uuid = call.vdiUUID, !uuid.isEmpty { return try sr.createVDI(spec, uuid: uuid) }
+            return try sr.createVDI(spec)
         }
         return params(record)
     }
@@ -53,8 +51,10 @@ enum VDICommands {
     static func delete(_ c: PluginContext) throws -> XMLRPCValue {
         let vdi = try c.call.requireVDI()
         let sr = try c.attachSR()
-        do { try sr.destroyVDI(vdi) } catch SREngineError.vdiNotFound {
-            c.log("vdi_delete: \(vdi) is already gone")
+        try c.mirroring(sr) {
+            do { try sr.destroyVDI(vdi) } catch SREngineError.vdiNotFound {
+                c.log("vdi_delete: \(vdi) is already gone")
+            }
         }
         return .nil
     }
@@ -73,13 +73,18 @@ enum VDICommands {
             throw SREngineError.vdiNotFound(uuid: location)
         }
         let sr = try c.attachSR()
-        if let known = try? sr.vdi(location) { return params(known) }
-        return params(try sr.introduceVDI(uuid: location, smConfig: c.call.vdiSMConfig))
+        let record = try (try? sr.vdi(location)) ?? sr.introduceVDI(uuid: location, smConfig: c.call.vdiSMConfig)
+        // XAPI reads the record the driver made (SM's introduce is `_db_introduce`).
+        c.mirror?.introduce(record)
+        return params(record)
     }
 
     /// vdi_update: re-reads the image into the record (XAPI calls it after every snapshot).
     static func update(_ c: PluginContext) throws -> XMLRPCValue {
-        _ = try c.attachSR().updateVDI(try c.call.requireVDI())
+        let vdi = try c.call.requireVDI()
+        let sr = try c.attachSR()
+        _ = try sr.updateVDI(vdi)
+        c.mirror?.refresh(sr, vdi: vdi)
         return .nil
     }
 
@@ -91,14 +96,16 @@ enum VDICommands {
         case "internal": .internal
         default: .double
         }
-        return params(try c.attachSR().snapshot(vdi, type: type, clone: clone))
+        let sr = try c.attachSR()
+        return params(try c.mirroring(sr) { try sr.snapshot(vdi, type: type, clone: clone) })
     }
 
     /// vdi_resize: args[0] = the new size; grow only (a smaller size is VDISize).
     static func resize(_ c: PluginContext) throws -> XMLRPCValue {
         let vdi = try c.call.requireVDI()
         let bytes = try size(try c.call.requireArg(0, "new size in bytes"))
-        return params(try c.attachSR().resizeVDI(vdi, to: bytes))
+        let sr = try c.attachSR()
+        return params(try c.mirroring(sr) { try sr.resizeVDI(vdi, to: bytes) })
     }
 
     /// vdi_generate_config: a whole `vdi_attach_from_config` methodCall, as a string, that

@@ -12,13 +12,16 @@ import StorageIO
 public final class AttachedSR {
     public let repository: any StorageRepository
     public let options: EngineOptions
+    /// The device-config the SR was attached with (the background worker attaches it again).
+    public let deviceConfig: [String: String]
     let loop: EventLoop
     /// What the last recovery did, one line per action (empty when nothing was pending).
     public internal(set) var recoveryLog: [String] = []
 
-    init(repository: any StorageRepository, options: EngineOptions) throws {
+    init(repository: any StorageRepository, options: EngineOptions, deviceConfig: [String: String]) throws {
         self.repository = repository
         self.options = options
+        self.deviceConfig = deviceConfig
         loop = try EventLoop()
     }
 

@@ -45,16 +45,19 @@ extension AttachedSR {
             throw error
         }
         defer { childLocks.locks.forEach { $0.release() } }
-        try withSRLock {
-            guard try metadata().children(of: c.vdi).map(\.uuid) == childLocks.vdis else {
-                try rollBackMerge(journal)
-                throw GCSkip(reason: "its children changed during the copy")
+        let served = try withSRLock { try metadata().leaves(below: c.vdi) }
+        try withDataPathsPaused(served) {
+            try withSRLock {
+                guard try metadata().children(of: c.vdi).map(\.uuid) == childLocks.vdis else {
+                    try rollBackMerge(journal)
+                    throw GCSkip(reason: "its children changed during the copy")
+                }
+                try step("coalesce.commit")
+                journal.children = childLocks.vdis
+                journal.phase = Self.relinkingPhase
+                try repository.writeJournal(journal.name, try journal.encoded())
+                try finishCoalesce(journal)
             }
-            try step("coalesce.commit")
-            journal.children = childLocks.vdis
-            journal.phase = Self.relinkingPhase
-            try repository.writeJournal(journal.name, try journal.encoded())
-            try finishCoalesce(journal)
         }
         return copied
     }

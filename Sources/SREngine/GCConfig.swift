@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 
 /// How an operation that may leave garbage (VDI destroy, SR scan) starts the collector.
@@ -9,6 +10,9 @@ public enum GCKick: String, Sendable, CaseIterable {
     /// another collector holds the SR's GC lock this returns at once (that one loops until
     /// no work is left, so it also picks up what this operation left).
     case synchronous
+    /// Start the background worker (`EngineOptions.backgroundWorker`, `sm-gc`) and return
+    /// at once, as SM's `cleanup.py -b`. Without a worker this is `synchronous`.
+    case background
 }
 
 /// SR other-config and VDI sm-config keys that steer the collector, as SM names them.
@@ -69,7 +73,27 @@ extension AttachedSR {
     /// Runs the collector if `options.gcKick` says so. A kick never fails the operation that
     /// made the garbage: what the collector could not do stays for the next run.
     func kickGarbageCollector() {
-        guard options.gcKick == .synchronous else { return }
-        _ = try? collectGarbage()
+        switch options.gcKick {
+        case .none: return
+        case .background where options.backgroundWorker != nil: startBackgroundWorker()
+        case .synchronous, .background: _ = try? collectGarbage()
+        }
+    }
+
+    /// Starts `sm-gc` for this SR: it refills the blank pool, then (unless `blanksOnly`)
+    /// collects garbage. A kick that cannot start the worker is logged to stderr only; the
+    /// next kick tries again.
+    func startBackgroundWorker(blanksOnly: Bool = false) {
+        guard let worker = options.backgroundWorker else { return }
+        var arguments = [worker.executable, "--sr", uuid, "--type", repository.typeName]
+        if blanksOnly { arguments.append("--blanks-only") }
+        for (key, value) in deviceConfig.sorted(by: { $0.key < $1.key }) { arguments += ["--device-config", "\(key)=\(value)"] }
+        if let lockDirectory = options.lockDirectory { arguments += ["--lock-dir", lockDirectory] }
+        let log = FileSystem.dirname(repository.srLock().path) + "/gc.log"
+        do {
+            _ = try DetachedProcess.spawn(arguments, logPath: log, truncateLog: false)
+        } catch {
+            FileHandle.standardError.write(Data("cannot start the background collector \(worker.executable): \(error)\n".utf8))
+        }
     }
 }

@@ -30,23 +30,21 @@ extension AttachedSR {
                          parent: parent, diskType: image.diskType)
     }
 
-    /// Sets or clears the hidden flag of an image (both footers, flushed).
+    /// Sets or clears the hidden flag of an image (both footers, flushed; the tables are
+    /// not read, so this costs the same for every size).
     func setHidden(_ volume: String, _ hidden: Bool) throws {
         let store = try repository.openVolume(volume, readOnly: false, on: loop)
-        let image: VHDImage
-        do { image = try VHDImage.open(store) } catch {
-            store.close()
+        defer { store.close() }
+        do { try VHDImage.setHiddenFlag(store, hidden) } catch let error as VHDError {
             throw SREngineError.imageDamaged(path: repository.path(of: volume), detail: "\(error)")
         }
-        if image.isHidden != hidden { try image.setHidden(hidden) }
-        try image.close()
     }
 
-    /// Reads the footer of a VHD (for parent links).
+    /// Reads the footer of a VHD (for parent links and sizes), not its tables.
     func footer(of volume: String) throws -> Footer {
         let store = try repository.openVolume(volume, readOnly: true, on: loop)
         defer { store.close() }
-        do { return try VHDImage.open(store, readOnly: true).footer } catch {
+        do { return try VHDImage.readFooter(store) } catch {
             throw SREngineError.imageDamaged(path: repository.path(of: volume), detail: "\(error)")
         }
     }
@@ -63,6 +61,11 @@ enum VolumeName {
     /// A resized copy.
     static func resized(_ vdi: String) -> String { vdi + suffix + ".resize" }
 
+    /// A preformatted image waiting in the pool (`BlankPool`), and one being formatted.
+    static func blank(_ id: String) -> String { id + ".blank" }
+    static func partialBlank(_ id: String) -> String { id + ".blank.partial" }
+    static func isBlank(_ name: String) -> Bool { name.hasSuffix(".blank") }
+
     /// The VDI uuid of a final image name, nil for anything else.
     static func vdi(of name: String) -> String? {
         guard name.hasSuffix(suffix) else { return nil }
@@ -72,6 +75,7 @@ enum VolumeName {
 
     /// The VDI a temporary belongs to, nil when `name` is not one of ours.
     static func temporaryOwner(_ name: String) -> String? {
+        if name.hasSuffix(".blank.partial") { return String(name.dropLast(".blank.partial".count)) }
         for tail in [".partial", ".new", ".resize"] where name.hasSuffix(suffix + tail) {
             let stem = String(name.dropLast(suffix.count + tail.count))
             return UUIDText.isValid(stem) ? stem : nil

@@ -16,6 +16,9 @@ import ImageFormats
 /// data-path daemon that holds the leaf open, can reuse `AllocatedCopy` and this commit.
 extension AttachedSR {
     func runLeafCoalesce(_ c: CoalesceCandidate, control: GCRunControl) throws -> UInt64 {
+        if options.dataPath?.isServed(sr: uuid, vdi: c.vdi) == true {
+            throw GCSkip(reason: "served by a data-path daemon: it merges online")
+        }
         let locks = try lockForMerge([c.vdi, c.parent])
         defer { locks.forEach { $0.release() } }
         var journal = Journal(kind: .leafCoalesce, vdi: c.vdi)

@@ -9,12 +9,18 @@ import Synchronization
 /// Re-entrant within one holder is not supported: take each lock once per operation.
 public final class LockFile: @unchecked Sendable {
     public let path: String
+    /// Taken after the fcntl lock and released before it (an NFS SR's lease on the server,
+    /// which excludes other hosts as the fcntl lock excludes this host's processes).
+    public let companion: (any LockCompanion)?
     private var fd: Int32 = -1
 
     /// Threads of this process waiting for or holding each path.
     private static let holders = Mutex<Set<String>>([])
 
-    public init(path: String) { self.path = path }
+    public init(path: String, companion: (any LockCompanion)? = nil) {
+        self.path = path
+        self.companion = companion
+    }
 
     /// Takes the lock, waiting up to `timeout` seconds; false on timeout.
     public func acquire(timeout: Double = SRLimits.lockWaitSecondsMax) throws -> Bool {
@@ -47,6 +53,11 @@ public final class LockFile: @unchecked Sendable {
                 usleep(SRLimits.lockPollMicroseconds)
             }
             fd = f
+            if let companion {
+                let taken: Bool
+                do { taken = try companion.acquire(timeout: max(0, deadline - Self.now())) } catch { release(); throw error }
+                if !taken { release(); return false }
+            }
             return true
         } catch {
             Self.holders.withLock { _ = $0.remove(path) }
@@ -57,6 +68,7 @@ public final class LockFile: @unchecked Sendable {
     /// Releases the lock (closing the descriptor drops the record lock).
     public func release() {
         guard fd >= 0 else { return }
+        companion?.release()
         close(fd)
         fd = -1
         Self.holders.withLock { _ = $0.remove(path) }
@@ -71,4 +83,11 @@ public final class LockFile: @unchecked Sendable {
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
+}
+
+/// A lock held together with a `LockFile`, for holders the fcntl lock cannot see.
+public protocol LockCompanion: AnyObject, Sendable {
+    /// Takes the lock, waiting up to `timeout` seconds; false on timeout.
+    func acquire(timeout: Double) throws -> Bool
+    func release()
 }

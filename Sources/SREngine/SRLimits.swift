@@ -25,6 +25,8 @@ public enum SRLimits {
     public static let lockWaitSecondsMax: Double = 120
     /// Polling interval while a lock is held elsewhere (fcntl F_SETLK retries).
     public static let lockPollMicroseconds: UInt32 = 2_000
+    /// Blanks kept per SR: a double snapshot or a clone takes two.
+    public static let blankPoolTarget = 2
     /// Bytes moved per I/O by copies (resize, import, export).
     public static let copyChunkBytes = 2 << 20
     /// name-label and name-description are refused beyond this many bytes.
@@ -47,4 +49,8 @@ public enum SRLimits {
     /// Host bytes a coalesce may add to the parent per source block beyond its data:
     /// the sector bitmap and the 4 KiB alignment gap.
     public static let coalesceBlockOverheadBytes: UInt64 = 8 << 10
+    /// How long an NFS SR's lease on the server lasts unless renewed (a dead holder's
+    /// lease is broken after it), and how often a host waiting for it looks again.
+    public static let nfsLeaseSeconds: Double = 60
+    public static let nfsLeasePollMicroseconds: UInt32 = 50_000
 }

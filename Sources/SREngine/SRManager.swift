@@ -4,7 +4,7 @@
 /// works from a type and a device-config, as SM does.
 public final class SRManager {
     public let options: EngineOptions
-    public static let drivers: [String: any SRDriver] = ["file": LocalSRDriver()]
+    public static let drivers: [String: any SRDriver] = ["file": LocalSRDriver(), "nfs": NFSSRDriver()]
 
     public init(options: EngineOptions = EngineOptions()) { self.options = options }
 
@@ -25,7 +25,7 @@ public final class SRManager {
         try AttachedSR.validateName(nameLabel)
         try AttachedSR.validateName(nameDescription)
         let repo = try driver(type).create(uuid: uuid, deviceConfig: deviceConfig, context: options.context)
-        let sr = try AttachedSR(repository: repo, options: options)
+        let sr = try AttachedSR(repository: repo, options: options, deviceConfig: deviceConfig)
         try sr.withSRLock {
             try repo.saveMetadata(SRMetadata(sr: SRRecord(uuid: uuid, nameLabel: nameLabel,
                                                           nameDescription: nameDescription, type: type)))
@@ -37,7 +37,7 @@ public final class SRManager {
     /// images of an SR this engine did not create (a XenServer file SR) into fresh metadata.
     public func attach(uuid: String, type: String, deviceConfig: [String: String]) throws -> AttachedSR {
         let repo = try driver(type).open(uuid: uuid, deviceConfig: deviceConfig, context: options.context)
-        let sr = try AttachedSR(repository: repo, options: options)
+        let sr = try AttachedSR(repository: repo, options: options, deviceConfig: deviceConfig)
         try sr.withSRLock { try sr.recover() }
         return sr
     }

@@ -20,6 +20,18 @@ public struct SRMetadata: Codable, Equatable, Sendable {
         vdis.values.filter { $0.parent == uuid }.sorted { $0.uuid < $1.uuid }
     }
 
+    /// The leaves of the tree below `uuid` (excluding it), sorted.
+    public func leaves(below uuid: String) -> [String] {
+        var result: [String] = [], pending = children(of: uuid).map(\.uuid)
+        var seen: Set<String> = [uuid]
+        while let next = pending.popLast() {
+            guard seen.insert(next).inserted else { continue }
+            let kids = children(of: next).map(\.uuid)
+            if kids.isEmpty { result.append(next) } else { pending += kids }
+        }
+        return result.sorted()
+    }
+
     /// Number of images in the chain from `uuid` up to its base (1 for a VDI without parent).
     public func chainDepth(of uuid: String) -> Int {
         var depth = 0, current: String? = uuid
@@ -46,17 +58,25 @@ struct MetadataStore {
     func exists() -> Bool { FileSystem.exists(path) }
 
     func load() throws -> SRMetadata {
-        let bytes = try FileSystem.readFile(path, limit: SRLimits.metadataBytesMax)
-        let body = try ChecksummedFile.decode(bytes, kind: Self.kind, version: Self.version, path: path)
-        do { return try JSONDecoder().decode(SRMetadata.self, from: Data(body)) } catch {
-            throw SREngineError.metadataCorrupt(path: path, detail: "undecodable: \(error)")
-        }
+        try Self.decode(try FileSystem.readFile(path, limit: SRLimits.metadataBytesMax), path: path)
     }
 
     func save(_ metadata: SRMetadata) throws {
+        try FileSystem.writeAtomically(path, try Self.encode(metadata))
+    }
+
+    /// The file's bytes: checksummed JSON (shared by every driver, wherever it keeps them).
+    static func encode(_ metadata: SRMetadata) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         let body = try [UInt8](encoder.encode(metadata))
-        try FileSystem.writeAtomically(path, ChecksummedFile.encode(kind: Self.kind, version: Self.version, body: body))
+        return ChecksummedFile.encode(kind: kind, version: version, body: body)
+    }
+
+    static func decode(_ bytes: [UInt8], path: String) throws -> SRMetadata {
+        let body = try ChecksummedFile.decode(bytes, kind: kind, version: version, path: path)
+        do { return try JSONDecoder().decode(SRMetadata.self, from: Data(body)) } catch {
+            throw SREngineError.metadataCorrupt(path: path, detail: "undecodable: \(error)")
+        }
     }
 }

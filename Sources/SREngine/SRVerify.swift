@@ -36,7 +36,7 @@ extension AttachedSR {
             }
             for (uuid, _) in meta.vdis where images.contains(uuid) && meta.children(of: uuid).isEmpty {
                 do {
-                    let chain = try ImageChain.open(repository.path(of: VolumeName.image(uuid)), on: loop, readOnly: true)
+                    let chain = try repository.openChain(VolumeName.image(uuid), readOnly: true, on: loop)
                     if chain.depth != meta.chainDepth(of: uuid) {
                         report.problems.append("chain of \(uuid): \(chain.depth) images, the records say \(meta.chainDepth(of: uuid))")
                     }

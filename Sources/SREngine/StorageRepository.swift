@@ -1,3 +1,4 @@
+import Glibc
 import ImageFormats
 import StorageIO
 
@@ -52,6 +53,21 @@ public protocol StorageRepository: AnyObject {
 
     /// Size and free space of the storage under the SR.
     func freeSpace() throws -> FreeSpace
+}
+
+extension StorageRepository {
+    /// Opens a volume's image chain through the repository, so parents are opened the way
+    /// the SR's volumes are (local files, NFS files); a parent named outside the SR's
+    /// directory reads as missing.
+    public func openChain(_ volume: String, readOnly: Bool, on loop: EventLoop) throws -> ImageChain {
+        try ImageChain.open(path(of: volume), readOnly: readOnly) { p, ro in
+            let prefix = directory + "/"
+            guard p.hasPrefix(prefix), !p.dropFirst(prefix.count).contains("/") else {
+                throw BlockIOError.open(path: p, errno: ENOENT, detail: "not in SR directory \(directory)")
+            }
+            return try openVolume(String(p.dropFirst(prefix.count)), readOnly: ro, on: loop)
+        }
+    }
 }
 
 /// What a volume occupies.

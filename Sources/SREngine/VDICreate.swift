@@ -65,21 +65,29 @@ extension AttachedSR {
         record.physicalUtilisation = utilisation(journal.vdi)
         try updateMetadata { $0.vdis[journal.vdi] = record }
         try finish(journal)
+        kickBlankRefill()
         return record
     }
 
-    /// Writes `<vdi>.vhd.partial`: an empty dynamic VHD, or a differencing one over `parent`.
+    /// Writes `<vdi>.vhd.partial`: an empty dynamic VHD, or a differencing one over `parent`;
+    /// from a blank when the pool has one (O(1) in the size), else written out in full.
     func buildImage(_ vdi: String, size: UInt64, parent: String?, volume: String? = nil) throws {
         let name = volume ?? VolumeName.partial(vdi)
-        let store = try repository.createVolume(name, on: loop)
-        defer { store.close() }
+        var link: VHDCreate.ParentLink?
         if let parent {
             var parentFooter = try footer(of: VolumeName.image(parent))
             parentFooter.currentSize = size
-            try VHDCreate.differencing(on: store, childPath: repository.path(of: VolumeName.image(vdi)),
-                                       parentPath: repository.path(of: VolumeName.image(parent)), parent: parentFooter)
+            link = VHDCreate.link(childPath: repository.path(of: VolumeName.image(vdi)),
+                                  parentPath: repository.path(of: VolumeName.image(parent)), parent: parentFooter)
+        }
+        let footer = try VHDCreate.newFooter(size: size, differencing: link != nil, file: repository.path(of: name))
+        if try buildFromBlank(name, footer: footer, parent: link) { return }
+        let store = try repository.createVolume(name, on: loop)
+        defer { store.close() }
+        if let link {
+            try VHDCreate.differencing(on: store, link: link, uuid: footer.uuid)
         } else {
-            try VHDCreate.dynamic(on: store, size: size)
+            try VHDCreate.dynamic(on: store, size: size, uuid: footer.uuid)
         }
     }
 

@@ -55,7 +55,7 @@ extension AttachedSR {
             }
             let chain: ImageChain
             do {
-                chain = try ImageChain.open(repository.path(of: VolumeName.image(vdi)), on: loop, readOnly: !writable)
+                chain = try repository.openChain(VolumeName.image(vdi), readOnly: !writable, on: loop)
             } catch {
                 throw SREngineError.imageDamaged(path: repository.path(of: VolumeName.image(vdi)), detail: "\(error)")
             }

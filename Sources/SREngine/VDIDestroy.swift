@@ -11,6 +11,7 @@ extension AttachedSR {
     }
 
     private func destroyWithoutKick(_ vdi: String) throws {
+        try refuseIfServed(vdi)
         try withVDILock(vdi) {
             try withSRLock {
                 let meta = try metadata()

@@ -6,7 +6,7 @@
 extension AttachedSR {
     public func resizeVDI(_ vdi: String, to requested: UInt64) throws -> VDIRecord {
         let size = try Self.validatedSize(requested)
-        return try withVDILock(vdi) {
+        return try withDataPathPaused(vdi) { try withVDILock(vdi) {
             try withSRLock {
                 let meta = try metadata()
                 guard let record = meta.vdis[vdi] else { throw SREngineError.vdiNotFound(uuid: vdi) }
@@ -29,7 +29,7 @@ extension AttachedSR {
                 try repository.syncNamespace()
                 return try finishResize(journal)
             }
-        }
+        } }
     }
 
     private func writeGrownCopy(_ vdi: String, size: UInt64, parent: String?) throws {

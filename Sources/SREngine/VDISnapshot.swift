@@ -19,7 +19,7 @@ extension AttachedSR {
     public func snapshot(_ vdi: String, type: SnapshotType = .double, clone: Bool = false,
                          nameLabel: String? = nil) throws -> VDIRecord {
         try nameLabel.map(Self.validateName)
-        return try withVDILock(vdi) {
+        return try withDataPathPaused(vdi) { try withVDILock(vdi) {
             try withSRLock {
                 let meta = try metadata()
                 guard let source = meta.vdis[vdi] else { throw SREngineError.vdiNotFound(uuid: vdi) }
@@ -53,7 +53,7 @@ extension AttachedSR {
                 try runSnapshotBeforeCommit(journal)
                 return try finishSnapshot(journal)
             }
-        }
+        } }
     }
 
     /// Clone/snapshot of a read-only VDI: a new child of it, through the create journal.
@@ -75,7 +75,7 @@ extension AttachedSR {
         try repository.linkVolume(o, to: b)
         try repository.syncNamespace()
         try step("snapshot.leaf")
-        try buildImage(j.vdi, size: try imageInfo(b).virtualSize, parent: j.base!, volume: VolumeName.newLeaf(j.vdi))
+        try buildImage(j.vdi, size: try footer(of: b).currentSize, parent: j.base!, volume: VolumeName.newLeaf(j.vdi))
         try step("snapshot.commit")
         try repository.renameVolume(VolumeName.newLeaf(j.vdi), to: o)
         try repository.syncNamespace()
@@ -104,7 +104,7 @@ extension AttachedSR {
         let base = j.base!, type = j.snapshotType ?? .double
         if let leaf = j.leaf, repository.volumeUsage(VolumeName.image(leaf)) == nil {
             try step("snapshot.clone")
-            try buildImage(leaf, size: try imageInfo(VolumeName.image(base)).virtualSize, parent: base)
+            try buildImage(leaf, size: try footer(of: VolumeName.image(base)).currentSize, parent: base)
             try repository.renameVolume(VolumeName.partial(leaf), to: VolumeName.image(leaf))
             try repository.syncNamespace()
         }
@@ -153,6 +153,7 @@ extension AttachedSR {
             }
         }
         try finish(j)
+        kickBlankRefill()
         return result!
     }
 }

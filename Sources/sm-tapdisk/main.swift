@@ -21,6 +21,12 @@ struct Serve: ParsableCommand {
     @Option(help: "Unix socket to listen on (created with mode 0600).")
     var socket: String
 
+    @Option(help: """
+        Control socket (mode 0600) for list, stats, pause, unpause and shutdown; default: the NBD socket's \
+        path with .sock replaced by .ctl (or .ctl appended).
+        """)
+    var control: String?
+
     @Option(help: "Also listen on TCP at a loopback address, e.g. 127.0.0.1:10809.")
     var tcp: String?
 
@@ -61,13 +67,17 @@ struct Serve: ParsableCommand {
         guard let format = ExportFormat(rawValue: format) else {
             throw ValidationError("--format is one of \(ExportFormat.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        let backend = try ExportFormat.openExport(file, format: format, on: loop, readOnly: readOnly, direct: !buffered)
+        let (readOnly, direct) = (self.readOnly, !buffered)
+        let open = { (path: String) in try ExportFormat.openExport(path, format: format, on: loop, readOnly: readOnly, direct: direct) }
+        let backend = try open(file)
         guard pollUs >= 0 && pollUs * 1000 <= DataPathLimits.pollNanosecondsMax else {
             throw ValidationError("--poll-us is 0...\(DataPathLimits.pollNanosecondsMax / 1000)")
         }
         let configuration = NBDServerConfiguration(pollNanoseconds: pollUs * 1000, coalesceReplies: !noCoalesce)
-        let server = try NBDServer(loop: loop, exports: [ServedExport(name: export, description: file, backend: backend)],
-                                   configuration: configuration, logger: logger)
+        let served = ServedExport(name: export, description: file, backend: backend, path: file, reopen: open)
+        let server = try NBDServer(loop: loop, exports: [served], configuration: configuration, logger: logger)
+        // The control socket first: whoever waits for the URI below may use it at once.
+        let controlServer = try ControlServer(server: server, path: control ?? Self.controlPath(forSocket: socket))
         try server.listen(unixPath: socket)
         if let tcp {
             let (host, port) = try parseHostPort(tcp)
@@ -89,12 +99,18 @@ struct Serve: ParsableCommand {
         }
         server.run()
         sources.forEach { $0.cancel() }
+        controlServer.close()
         do {
-            try backend.close()
+            try server.closeExports()
         } catch {
             logger.error("closing \(file): \(error)")
             throw ExitCode(1)
         }
+    }
+
+    /// `<dir>/<vdi>.sock` → `<dir>/<vdi>.ctl`; any other name gets `.ctl` appended.
+    static func controlPath(forSocket socket: String) -> String {
+        socket.hasSuffix(".sock") ? String(socket.dropLast(5)) + ".ctl" : socket + ".ctl"
     }
 
     private func parseHostPort(_ text: String) throws -> (String, UInt16) {

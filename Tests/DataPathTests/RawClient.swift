@@ -1,5 +1,6 @@
 import DataPath
 import Glibc
+import StorageIO
 import NBD
 
 /// A minimal blocking NBD client over a Unix socket, written from proto.md for tests that

@@ -22,7 +22,9 @@ final class CLISession: @unchecked Sendable {
     let dir = TempDir()
     var registry: String { dir.path + "/registry.json" }
     var location: String { dir.path + "/srs" }
-    var environment: [String: String] = [:]
+    /// The collector runs in the foreground after vdi-destroy and sr-scan, so a test sees
+    /// its result when the command returns (`BackgroundKickTests` covers the default).
+    var environment: [String: String] = ["SM_GC_KICK": "synchronous"]
 
     func run(_ args: [String], env extra: [String: String] = [:]) throws -> CLIRun {
         let p = try start(args, env: extra)

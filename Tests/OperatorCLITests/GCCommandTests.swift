@@ -44,7 +44,7 @@ import Testing
         try layer(4, every: 5)
         try s.ok("vdi-destroy", "uuid=\(s1)")
         try s.ok("vdi-destroy", "uuid=\(s2)")
-        s.environment["SM_GC_KICK"] = nil
+        s.environment["SM_GC_KICK"] = "synchronous"
         return Prepared(sr: sr, vdi: v, kept: kept, vdiData: data, keptData: keptData)
     }
 

@@ -74,7 +74,8 @@ import XMLRPC
     @Test func executableNameSelectsTheType() {
         #expect(PluginEnvironment.srType(forExecutable: "/opt/xensource/sm/FileSR") == "file")
         #expect(PluginEnvironment.srType(forExecutable: "FileSR") == "file")
-        #expect(PluginEnvironment.srType(forExecutable: "/opt/xensource/sm/NFSSR") == nil)
+        #expect(PluginEnvironment.srType(forExecutable: "/opt/xensource/sm/NFSSR") == "nfs")
+        #expect(PluginEnvironment.srType(forExecutable: "/opt/xensource/sm/LVMoISCSISR") == nil)
         #expect(PluginEnvironment.srType(forExecutable: "/x/sm-plugin") == nil)
         #expect(PluginEnvironment.srType(forExecutable: "SR") == nil)
         let outcome = PluginInvocation.run(arguments: ["/x/sm-plugin", XAPICall("sr_get_driver_info").text], environment: [:])

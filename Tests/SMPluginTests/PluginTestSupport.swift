@@ -4,6 +4,9 @@ import Glibc
 import Testing
 import XMLRPC
 
+/// XAPI's call builder, shared with the XenAPI mirror's tests (every file here sees it).
+typealias XAPICall = TestSupport.XAPICall
+
 /// The products directory of this build: walking up from the test bundle to where sm-plugin is.
 let productsDirectory: String? = TestSupport.productsDirectory(containing: "sm-plugin")
 
@@ -42,6 +45,7 @@ final class PluginHost: @unchecked Sendable {
                                                    withDestinationPath: products + "/sm-plugin")
         environment["SM_RUN_DIR"] = runDirectory
         environment["SM_TAPDISK"] = "/nonexistent/sm-tapdisk"
+        environment["SM_GC_KICK"] = "none"  // GCKickTests turn the background collector on
     }
 
     let linkName: String

@@ -14,11 +14,13 @@ import TestSupport
         case create, snapshot, single, clone, destroy, destroyWithBase, resize
     }
 
-    /// Prepares an SR with a VDI holding data and one snapshot; returns the VDI.
-    func prepare(_ t: TestSR) throws -> (vdi: String, snap: String) {
+    /// Prepares an SR with a VDI holding data and one snapshot; returns the VDI. With
+    /// `blanks`, the blank pool is full, so new images are personalised blanks.
+    func prepare(_ t: TestSR, blanks: Bool) throws -> (vdi: String, snap: String) {
         let v = try t.sr.createVDI(VDISpec(virtualSize: 8 << 20, nameLabel: "disk"))
         try writeData(t.sr, v.uuid, pattern(64 << 10, seed: 9, at: 0), at: 0)
         let s = try t.sr.snapshot(v.uuid)
+        if blanks { #expect(try t.sr.refillBlanks() == SRLimits.blankPoolTarget) }
         return (v.uuid, s.uuid)
     }
 
@@ -34,11 +36,11 @@ import TestSupport
         }
     }
 
-    @Test(arguments: Op.allCases)
-    func everyStepBoundaryRecovers(op: Op) throws {
+    @Test(arguments: Op.allCases, [false, true])
+    func everyStepBoundaryRecovers(op: Op, blanks: Bool) throws {
         // Learn the steps.
         let learn = try TestSR()
-        let (v0, s0) = try prepare(learn)
+        let (v0, s0) = try prepare(learn, blanks: blanks)
         let probe = StepProbe(crashAt: nil)
         try run(op, on: try learn.reattach(probe.options), vdi: v0, snap: s0)
         let steps = probe.names.withLock { $0 }
@@ -46,7 +48,7 @@ import TestSupport
 
         for crashAt in 0..<steps.count {
             let t = try TestSR()
-            let (v, s) = try prepare(t)
+            let (v, s) = try prepare(t, blanks: blanks)
             let before = Set(try t.sr.vdis().filter(\.managed).map(\.uuid))
             let crashing = StepProbe(crashAt: crashAt)
             #expect(throws: SimulatedCrash.self, "\(op) at \(steps[crashAt])") {

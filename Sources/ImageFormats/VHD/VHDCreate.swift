@@ -39,8 +39,7 @@ public enum VHDCreate {
     static func dynamic(on store: any BlockIO, size: UInt64, uuid: VHDUUID, blockBytes: UInt64) throws -> Footer {
         precondition(blockBytes >= VHDLimits.blockBytesMin && blockBytes <= VHDLimits.blockBytesMax
                      && blockBytes & (blockBytes - 1) == 0, "block size must be a power of two within the limits")
-        let size = try roundedSize(size, file: store.name)
-        let footer = Footer(diskType: .dynamic, size: size, uuid: uuid, timestamp: now())
+        let footer = try newFooter(size: size, differencing: false, uuid: uuid, file: store.name)
         try writeSparse(store, footer: footer, parent: nil, blockBytes: blockBytes)
         return footer
     }
@@ -60,20 +59,29 @@ public enum VHDCreate {
     @discardableResult
     public static func differencing(on store: any BlockIO, childPath: String, parentPath: String,
                                     parent: Footer, uuid: VHDUUID = .random()) throws -> Footer {
+        try differencing(on: store, link: link(childPath: childPath, parentPath: parentPath, parent: parent), uuid: uuid)
+    }
+
+    /// What a child at `childPath` records about the VHD at `parentPath` whose footer is `parent`.
+    public static func link(childPath: String, parentPath: String, parent: Footer) -> ParentLink {
         var st = stat()
         let mtime = stat(parentPath, &st) == 0 ? Int64(st.st_mtim.tv_sec) : Int64(time(nil))
-        let link = ParentLink(uuid: parent.uuid,
-                              timestamp: UInt32(clamping: mtime - VHDLimits.epochUnixSeconds),
-                              relativePath: PathText.relative(from: PathText.dirname(childPath), to: parentPath),
-                              size: parent.currentSize)
-        return try differencing(on: store, link: link, uuid: uuid)
+        return ParentLink(uuid: parent.uuid,
+                          timestamp: UInt32(clamping: mtime - VHDLimits.epochUnixSeconds),
+                          relativePath: PathText.relative(from: PathText.dirname(childPath), to: parentPath),
+                          size: parent.currentSize)
+    }
+
+    /// The footer of a new empty image: dynamic, or differencing when it has a parent.
+    public static func newFooter(size: UInt64, differencing: Bool, uuid: VHDUUID = .random(), file: String = "") throws -> Footer {
+        Footer(diskType: differencing ? .differencing : .dynamic, size: try roundedSize(size, file: file),
+               uuid: uuid, timestamp: now())
     }
 
     /// Makes `store` an empty differencing VHD with the given parent link.
     @discardableResult
     public static func differencing(on store: any BlockIO, link: ParentLink, uuid: VHDUUID = .random()) throws -> Footer {
-        let size = try roundedSize(link.size, file: store.name)
-        let footer = Footer(diskType: .differencing, size: size, uuid: uuid, timestamp: now())
+        let footer = try newFooter(size: link.size, differencing: true, uuid: uuid, file: store.name)
         try writeSparse(store, footer: footer, parent: link)
         return footer
     }
@@ -87,20 +95,12 @@ public enum VHDCreate {
                                        blockSize: UInt32(blockBytes))
         let batBytes = BlockAllocationTable.bytes(entryCount: entries)
         let batmap = Batmap(headerOffset: VHDLimits.tableOffset + batBytes, entryCount: entries)
-        var end = batmap.mapOffset + UInt64(batmap.mapBytes)
+        var end = batmap.mapOffset + UInt64(batmap.mapSectors) * VHDLimits.sectorBytes
         var payloads: [(UInt64, [UInt8])] = []
         if let parent {
-            header.parentUUID = parent.uuid
-            header.parentTimestamp = parent.timestamp
-            header.parentUnicodeName = Array(PathText.basename(parent.relativePath).utf16.prefix(VHDLimits.parentNameBytes / 2))
-            for (i, code) in [ParentLocator.codeMacX, ParentLocator.codeW2ku, ParentLocator.codeW2ru].enumerated() {
-                let data = ParentLocator.encodePath(parent.relativePath, code: code)
-                let space = max(VHDLimits.sectorBytes, roundUp(UInt64(data.count), to: VHDLimits.sectorBytes))
-                header.locators[i] = ParentLocator(platformCode: code, dataSpace: UInt32(space),
-                                                   dataLength: UInt32(data.count), dataOffset: end)
-                payloads.append((end, data))
-                end += space
-            }
+            let placed = link(parent, into: &header, from: end, slotBytes: nil)!
+            payloads = placed.payloads
+            end = placed.end
         }
         let total = end + UInt64(VHDLimits.footerBytes)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(total), alignment: 4096)
@@ -120,5 +120,27 @@ public enum VHDCreate {
         try store.resize(to: total)
         try store.writeFully(UnsafeRawBufferPointer(buffer), at: 0)
         try store.flush()
+    }
+
+    /// Fills `header`'s parent fields and its three locators (MacX, W2ku, W2ru, as blktap
+    /// writes them), whose payloads go one after another from `start`: each in `slotBytes`,
+    /// or when nil in its own size rounded up to sectors. Nil when a payload exceeds its slot.
+    static func link(_ parent: ParentLink, into header: inout DynamicDiskHeader, from start: UInt64,
+                     slotBytes: UInt64?) -> (payloads: [(UInt64, [UInt8])], end: UInt64)? {
+        header.parentUUID = parent.uuid
+        header.parentTimestamp = parent.timestamp
+        header.parentUnicodeName = Array(PathText.basename(parent.relativePath).utf16.prefix(VHDLimits.parentNameBytes / 2))
+        var payloads: [(UInt64, [UInt8])] = []
+        var end = start
+        for (i, code) in [ParentLocator.codeMacX, ParentLocator.codeW2ku, ParentLocator.codeW2ru].enumerated() {
+            let data = ParentLocator.encodePath(parent.relativePath, code: code)
+            let space = slotBytes ?? max(VHDLimits.sectorBytes, roundUp(UInt64(data.count), to: VHDLimits.sectorBytes))
+            guard UInt64(data.count) <= space else { return nil }
+            header.locators[i] = ParentLocator(platformCode: code, dataSpace: UInt32(space),
+                                               dataLength: UInt32(data.count), dataOffset: end)
+            payloads.append((end, data))
+            end += space
+        }
+        return (payloads, end)
     }
 }

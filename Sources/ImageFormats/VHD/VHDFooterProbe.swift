@@ -57,3 +57,30 @@ struct VHDFooterProbe {
     var trailingFooter: Footer? { try? trailing.get() }
     var backupFooter: Footer? { try? backup.get() }
 }
+
+extension VHDImage {
+    /// The footer of the VHD in `store`, without reading its tables: identity, size, type
+    /// and hidden flag cost two sector reads even for a 2040 GiB image.
+    public static func readFooter(_ store: any BlockIO) throws -> Footer {
+        try VHDFooterProbe.run(store).chosen.get()
+    }
+
+    /// Sets or clears the hidden flag in both footer copies without opening the tables, and
+    /// flushes. Falls back to a full open when the trailing copy is not a valid footer (an
+    /// image left open by a crash), which rewrites it where it belongs.
+    public static func setHiddenFlag(_ store: any BlockIO, _ hidden: Bool) throws {
+        let probe = try VHDFooterProbe.run(store)
+        var footer = try probe.chosen.get()
+        guard (footer.hidden != 0) != hidden else { return }
+        footer.hidden = hidden ? 1 : 0
+        guard probe.trailingFooter != nil, probe.trailingOffset == store.size - UInt64(VHDLimits.footerBytes) else {
+            let image = try VHDImage.open(store)
+            try image.setHidden(hidden)
+            try image.flush()
+            return
+        }
+        if footer.diskType != .fixed { try store.writeBytes(footer.encode(), at: 0) }
+        try store.writeBytes(footer.encode(), at: probe.trailingOffset)
+        try store.flush()
+    }
+}

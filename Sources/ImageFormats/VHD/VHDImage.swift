@@ -155,6 +155,8 @@ public final class VHDImage: ImageLayer {
                                         at: UInt64(bat[block]) * VHDLimits.sectorBytes)
         let map = SectorBitmap(bytes: bytes, count: sectorsPerBlock)
         try trimBitmapCache()
+        // The read ran the loop: a nested turn may have loaded and changed it meanwhile.
+        if let cached = bitmaps[block] { return cached }
         bitmaps[block] = map
         return map
     }

@@ -3,28 +3,29 @@ import Foundation
 /// Builds SMAPIv1 calls byte for byte as XAPI's `sm_exec.ml` writes them: one methodCall,
 /// one struct parameter with members in XAPI's order (optional ones omitted), strings as
 /// bare `<value>text</value>`, the empty string as `<value/>`, no whitespace between
-/// elements, and `SRmaster` first in device_config.
-struct XAPICall {
-    var command: String
-    var hostRef = "OpaqueRef:2f3a3b2c-4a4b-4c4d-8e8f-909192939495"
-    var sessionRef: String? = "OpaqueRef:7c1d0e6f-1111-4222-8333-444455556666"
-    var srMaster: Bool? = true
+/// elements, and `SRmaster` first in device_config. Shared by the plugin's and the XenAPI
+/// mirror's tests.
+public struct XAPICall: Sendable {
+    public var command: String
+    public var hostRef = "OpaqueRef:2f3a3b2c-4a4b-4c4d-8e8f-909192939495"
+    public var sessionRef: String? = "OpaqueRef:7c1d0e6f-1111-4222-8333-444455556666"
+    public var srMaster: Bool? = true
     /// device_config after SRmaster, in order.
-    var deviceConfig: [(String, String)] = []
-    var args: [String] = []
-    var srSMConfig: [(String, String)]?
-    var srRef: String?
-    var vdiType: String?
-    var srUUID: String?
-    var vdiRef: String?
-    var vdiLocation: String?
-    var vdiUUID: String?
-    var driverParams: [(String, String)]?
-    var vdiSMConfig: [(String, String)]?
-    var newUUID: String?
-    var subtaskOf: String?
+    public var deviceConfig: [(String, String)] = []
+    public var args: [String] = []
+    public var srSMConfig: [(String, String)]?
+    public var srRef: String?
+    public var vdiType: String?
+    public var srUUID: String?
+    public var vdiRef: String?
+    public var vdiLocation: String?
+    public var vdiUUID: String?
+    public var driverParams: [(String, String)]?
+    public var vdiSMConfig: [(String, String)]?
+    public var newUUID: String?
+    public var subtaskOf: String?
 
-    init(_ command: String, location: String? = nil, sr: String? = nil, vdi: String? = nil, args: [String] = []) {
+    public init(_ command: String, location: String? = nil, sr: String? = nil, vdi: String? = nil, args: [String] = []) {
         self.command = command
         if let location { deviceConfig = [("location", location)] }
         srUUID = sr
@@ -33,21 +34,21 @@ struct XAPICall {
         self.args = args
     }
 
-    static func escape(_ s: String) -> String {
+    public static func escape(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;")
     }
 
-    static func string(_ s: String) -> String { s.isEmpty ? "<value/>" : "<value>\(escape(s))</value>" }
+    public static func string(_ s: String) -> String { s.isEmpty ? "<value/>" : "<value>\(escape(s))</value>" }
 
-    static func strings(_ pairs: [(String, String)]) -> String {
+    public static func strings(_ pairs: [(String, String)]) -> String {
         "<value><struct>" + pairs.map { "<member><name>\(escape($0.0))</name>\(string($0.1))</member>" }.joined()
             + "</struct></value>"
     }
 
-    static func member(_ name: String, _ value: String) -> String { "<member><name>\(name)</name>\(value)</member>" }
+    public static func member(_ name: String, _ value: String) -> String { "<member><name>\(name)</name>\(value)</member>" }
 
-    var text: String {
+    public var text: String {
         var m = Self.member("host_ref", Self.string(hostRef))
         m += Self.member("command", Self.string(command))
         m += Self.member("args", "<value><array><data>" + args.map(Self.string).joined() + "</data></array></value>")
@@ -71,7 +72,7 @@ struct XAPICall {
     }
 
     /// vdi_create's eight arguments as XAPI sends them.
-    static func createArgs(size: String, label: String = "disk", description: String = "") -> [String] {
+    public static func createArgs(size: String, label: String = "disk", description: String = "") -> [String] {
         [size, label, description, "", "false", "19700101T00:00:00Z", "", "false"]
     }
 }

@@ -1,2 +1,0 @@
-// NFS store: placeholder until the NFS SR lands.
-import CNFS

@@ -1,0 +1,49 @@
+/// The data path as the engine sees it: something that can pause the daemon serving a VDI
+/// (drain its requests, close its image) and unpause it on the VDI's image again, which a
+/// snapshot, clone or resize may have replaced. TapControl implements it over the daemon's
+/// control socket; the engine knows nothing of sockets or processes.
+public protocol DataPathControl: Sendable {
+    /// Pauses the daemon serving `vdi` of SR `sr`, if one does; true when one did (and then
+    /// `unpause` must follow). Returns once the daemon has closed the image.
+    func pause(sr: String, vdi: String) throws -> Bool
+    /// Resumes a daemon `pause` paused, serving the image at `path`.
+    func unpause(sr: String, vdi: String, path: String) throws
+    /// True while a daemon serves `vdi`: it may not be destroyed, nor merged offline.
+    func isServed(sr: String, vdi: String) -> Bool
+}
+
+extension AttachedSR {
+    /// Runs `body` (an operation that replaces `vdi`'s image file) with the VDI's data path
+    /// paused, then unpauses it on the VDI's image, whether `body` succeeded or not: after a
+    /// failure the journal has put the old image back (or finished the operation).
+    func withDataPathPaused<T>(_ vdi: String, _ body: () throws -> T) throws -> T {
+        try withDataPathsPaused([vdi], body)
+    }
+
+    /// The same for several VDIs (the served leaves below an image a coalesce removes, so
+    /// their daemons reopen the shorter chain and let go of the removed file).
+    func withDataPathsPaused<T>(_ vdis: [String], _ body: () throws -> T) throws -> T {
+        guard let control = options.dataPath else { return try body() }
+        var paused: [String] = []
+        func unpauseAll() throws {
+            for vdi in paused { try control.unpause(sr: uuid, vdi: vdi, path: repository.path(of: VolumeName.image(vdi))) }
+        }
+        let result: T
+        do {
+            for vdi in vdis where try control.pause(sr: uuid, vdi: vdi) { paused.append(vdi) }
+            result = try body()
+        } catch {
+            // The operation's own error is the one to report; a failed unpause is reported
+            // by the daemon's state (paused) and its log.
+            try? unpauseAll()
+            throw error
+        }
+        try unpauseAll()
+        return result
+    }
+
+    /// Refuses an operation on a VDI a daemon serves.
+    func refuseIfServed(_ vdi: String) throws {
+        if options.dataPath?.isServed(sr: uuid, vdi: vdi) == true { throw SREngineError.vdiInUse(uuid: vdi) }
+    }
+}

@@ -1,2 +1,0 @@
-// Tap control: placeholder until the control socket lands.
-import DataPath

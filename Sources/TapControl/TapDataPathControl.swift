@@ -1,0 +1,52 @@
+import Foundation
+import SREngine
+import Synchronization
+
+/// The engine's `DataPathControl` over daemons started by `DataPathLauncher`: pause through
+/// the VDI's control socket, unpause with the VDI's (new) image.
+///
+/// From pause to unpause it holds the VDI's data-path lock, so no attach, detach or other
+/// pause of that VDI runs while its image is being replaced.
+public final class TapDataPathControl: DataPathControl, @unchecked Sendable {
+    public let runDirectory: String
+    /// Locks held by paused VDIs, by `<sr>/<vdi>`.
+    private let held = Mutex<[String: LockFile]>([:])
+
+    public init(runDirectory: String) {
+        self.runDirectory = runDirectory
+    }
+
+    public func pause(sr: String, vdi: String) throws -> Bool {
+        let launcher = DataPathLauncher(runDirectory: runDirectory, sr: sr, vdi: vdi)
+        // Nothing served, or a directory we may not use: nothing to pause.
+        guard FileManager.default.fileExists(atPath: launcher.pidPath) else { return false }
+        let lock = try launcher.acquireLock()
+        guard launcher.runningPID() != nil else {
+            lock.release()
+            return false
+        }
+        do {
+            try launcher.control.pause()
+        } catch {
+            lock.release()
+            throw SREngineError.vdiUnavailable(uuid: vdi, detail: "pausing its data path failed: \(error)")
+        }
+        held.withLock { $0["\(sr)/\(vdi)"] = lock }
+        return true
+    }
+
+    public func unpause(sr: String, vdi: String, path: String) throws {
+        let lock = held.withLock { $0.removeValue(forKey: "\(sr)/\(vdi)") }
+        defer { lock?.release() }
+        let launcher = DataPathLauncher(runDirectory: runDirectory, sr: sr, vdi: vdi)
+        do {
+            try launcher.control.unpause(path: path)
+        } catch {
+            throw SREngineError.vdiUnavailable(uuid: vdi, detail: "unpausing its data path on \(path) failed: \(error)")
+        }
+    }
+
+    public func isServed(sr: String, vdi: String) -> Bool {
+        DataPathLauncher(runDirectory: runDirectory, sr: sr, vdi: vdi).runningPID() != nil
+    }
+}

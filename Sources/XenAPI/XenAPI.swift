@@ -1,2 +1,0 @@
-// XenAPI client: placeholder until the plugin mirrors into XAPI.
-import XMLRPC

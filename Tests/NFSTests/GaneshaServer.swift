@@ -1,0 +1,108 @@
+import Foundation
+import Glibc
+import NFSStore
+import Synchronization
+
+/// An nfs-ganesha on loopback for one test, started through the project's
+/// `scripts/nfs-server.sh` and stopped by the pids it recorded. `start` returns nil (the
+/// test then skips, saying why) only when ganesha is not installed and cannot be.
+final class GaneshaServer {
+    let directory: String
+    let port: Int
+    private(set) var pid: Int32
+
+    /// The exported directory on this machine (the server's `/export`).
+    var exportDirectory: String { directory + "/export" }
+
+    private static let nextPort = Atomic<Int>(0)
+    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+    static var script: String { repositoryRoot + "/scripts/nfs-server.sh" }
+
+    /// Why servers cannot run here, or nil when they can (installs the packages once).
+    static let unavailableReason: String? = {
+        if getuid() != 0 { return "nfs-ganesha needs root (its VFS backend and private namespaces)" }
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/ganesha.nfsd") { return nil }
+        _ = try? run("/bin/bash", [repositoryRoot + "/scripts/install-deps.sh"])
+        return FileManager.default.isExecutableFile(atPath: "/usr/bin/ganesha.nfsd")
+            ? nil : "nfs-ganesha is not installed and scripts/install-deps.sh could not install it"
+    }()
+
+    /// A distinct port pair per server of this process (several test processes may run).
+    static func freshPort() -> Int {
+        24000 + Int(getpid() % 400) * 20 + 2 * nextPort.wrappingAdd(1, ordering: .relaxed).oldValue % 20
+    }
+
+    private init(directory: String, port: Int, pid: Int32) {
+        self.directory = directory
+        self.port = port
+        self.pid = pid
+    }
+
+    static func start(in directory: String, port: Int = freshPort()) throws -> GaneshaServer {
+        let server = GaneshaServer(directory: directory, port: port, pid: 0)
+        try server.launch()
+        return server
+    }
+
+    private func launch() throws {
+        let out = try Self.run("/bin/bash", [Self.script, "start", directory, String(port)])
+        guard out.status == 0, let first = out.output.split(separator: "\n").last?.split(separator: " ").first,
+              let p = Int32(first) else {
+            throw ServerError(message: "nfs-server.sh start failed (\(out.status)): \(out.output)")
+        }
+        pid = p
+    }
+
+    /// Stops ganesha (SIGTERM, then SIGKILL) and its rpcbind, by the pids the script recorded.
+    func stop() {
+        _ = try? Self.run("/bin/bash", [Self.script, "stop", directory])
+    }
+
+    /// Kills ganesha at once (a crash), leaving its rpcbind for the next start to clean up.
+    func kill9() {
+        Glibc.kill(pid, SIGKILL)
+        for _ in 0..<100 where Self.alive(pid) { usleep(20_000) }
+    }
+
+    func restart() throws {
+        stop()
+        try launch()
+    }
+
+    static func alive(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
+        return !stat.contains(") Z ")
+    }
+
+    func nfsServer(version: NFSVersion = .v3, timeo: Int = 50, retrans: Int = 2) -> NFSServer {
+        NFSServer(host: "127.0.0.1", version: version, nfsPort: port, mountPort: port + 1,
+                  softMount: NFSSoftMount(timeoDeciseconds: timeo, retrans: retrans))
+    }
+
+    func deviceConfig(serverPath: String? = "/export", version: String = "3", options: String = "timeo=50,retrans=2") -> [String: String] {
+        var c = ["server": "127.0.0.1", "nfsversion": version, "options": options,
+                 "nfsport": String(port), "mountport": String(port + 1)]
+        if let serverPath { c["serverpath"] = serverPath }
+        return c
+    }
+
+    struct ServerError: Error, CustomStringConvertible {
+        var message: String
+        var description: String { message }
+    }
+
+    /// Runs a command; its stdout and stderr are collected (the script's log lines go to stderr).
+    static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
