@@ -12,14 +12,22 @@ import Foundation
 ///     {"command":"pause"}                       → {"ok":true,"state":"paused"}    (after the drain)
 ///     {"command":"unpause","path":"/sr/v.vhd"}  → {"ok":true,"state":"serving"}
 ///     {"command":"shutdown"}                    → {"ok":true,"state":"stopping"}
+///     {"command":"merge","path":"/sr/p.vhd"}    → {"ok":true,...}  (live leaf-merge into the parent; `list` shows it)
+///     {"command":"merge-abort"}                 → {"ok":true,...}
 ///     anything wrong                            → {"ok":false,"error":{"kind":"...","message":"..."}}
 public enum ControlCommand: String, Codable, Sendable, CaseIterable {
     case list, stats, pause, unpause, shutdown
+    case merge
+    case mergeAbort = "merge-abort"
+
+    /// The commands that take a path (and, with several exports, an export name).
+    var takesPath: Bool { self == .unpause || self == .merge }
 }
 
 public struct ControlRequest: Codable, Sendable, Equatable {
     public var command: ControlCommand
-    /// unpause: the image to serve from now on (default: the one served before the pause).
+    /// unpause: the image to serve from now on (default: the one served before the pause);
+    /// merge: the parent image to merge the leaf into.
     public var path: String?
     /// unpause with a path, on a daemon serving several exports: which one.
     public var export: String?
@@ -48,6 +56,9 @@ public struct ControlFailure: Codable, Sendable, Equatable, Error, CustomStringC
         case incompatibleImage
         /// The daemon is shutting down.
         case stopping
+        /// A live leaf-merge cannot start (not a leaf over a parent, one is running, the
+        /// parent does not match).
+        case mergeRefused
     }
 
     public var kind: Kind
@@ -73,6 +84,30 @@ public struct ControlExportInfo: Codable, Sendable, Equatable {
     public var paused: Bool
     /// serving, draining or paused.
     public var state: String
+    /// The current or last live leaf-merge of this export.
+    public var merge: ControlMergeInfo?
+}
+
+/// A live leaf-merge as `list` reports it (see `LeafMergeStatus`).
+public struct ControlMergeInfo: Codable, Sendable, Equatable {
+    /// quiescing, copying, mirroring (converged), complete (closed after converging), failed.
+    public var phase: String
+    public var parentPath: String
+    public var blocksTotal: Int
+    public var blocksCopied: Int
+    public var bytesCopied: UInt64
+    public var writesMirrored: UInt64
+    public var failure: String?
+
+    public init(_ s: LeafMergeStatus) {
+        phase = s.phase.rawValue
+        parentPath = s.parentPath
+        blocksTotal = s.blocksTotal
+        blocksCopied = s.blocksCopied
+        bytesCopied = s.bytesCopied
+        writesMirrored = s.writesMirrored
+        failure = s.failure
+    }
 }
 
 /// Percentiles of request latency in microseconds (bucket upper bounds, at most 12.5% high).
@@ -141,11 +176,14 @@ public enum ControlCodec {
         }
         do {
             let request = try JSONDecoder().decode(ControlRequest.self, from: data)
-            if request.command != .unpause && (request.path != nil || request.export != nil) {
+            if !request.command.takesPath && (request.path != nil || request.export != nil) {
                 return .failure(ControlFailure(.badRequest, "\(request.command.rawValue) takes no path or export"))
             }
             if let path = request.path, path.isEmpty || path.utf8.contains(0) {
-                return .failure(ControlFailure(.badRequest, "unpause: the path is empty or holds a NUL byte"))
+                return .failure(ControlFailure(.badRequest, "\(request.command.rawValue): the path is empty or holds a NUL byte"))
+            }
+            if request.command == .merge && request.path == nil {
+                return .failure(ControlFailure(.badRequest, "merge: the parent's path is required"))
             }
             return .success(request)
         } catch {

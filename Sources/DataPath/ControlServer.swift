@@ -76,6 +76,10 @@ public final class ControlServer {
             logger.notice("control: shutdown requested")
             server.stop()
             answer(nil)
+        case .merge:
+            answer(server.startLeafMerge(parentPath: request.path!, export: request.export))
+        case .mergeAbort:
+            answer(server.abortLeafMerge(export: request.export))
         }
     }
 }

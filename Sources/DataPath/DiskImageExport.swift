@@ -11,10 +11,13 @@ import StorageIO
 ///
 /// A write that lands entirely on data the top layer already holds (an overwrite) goes
 /// straight to the top store asynchronously, for formats where that is sound (raw, VHD:
-/// no metadata changes). Other writes (allocating ones), flushes and zeroing go through the
-/// image's synchronous API: they run the loop nested until done, one at a time
-/// (`ImageCallGate`: the image's metadata code is not re-entrant), so they are correct but
-/// hold back the other synchronous calls while they run.
+/// no metadata changes). A write to sectors the top VHD does not hold yet is a placed write
+/// (`PlacedWriting`): its data goes out asynchronously too, to an allocated block (a new
+/// block is allocated first, in memory, holding the gate), and its bitmap bits are set once
+/// the data is written, before the reply; a flush then makes data, bitmaps and BAT durable
+/// in that order. Flushes, zeroing and writes during a leaf-merge go through the image's
+/// synchronous API: they run the loop nested until done, one at a time (`ImageCallGate`:
+/// the image's metadata code is not re-entrant).
 ///
 /// A chain [..., P, L] can be merged online, L into P, while it is served:
 /// `startLeafMerge(parentPath:progress:)`, `leafMergeStatus` (`LiveLeafMerge`).
@@ -24,6 +27,8 @@ public final class DiskImageExport: ExportBackend {
     public let loop: EventLoop
     /// Whether an overwrite of top-layer data may go straight to the top store.
     private let overwritesInPlace: Bool
+    /// The image, when writes to sectors its top layer lacks may move asynchronously.
+    private let placed: (any PlacedWriting)?
     let zeros: UnsafeMutableRawPointer
     private let sectorBytes: UInt64 = 512
     let gate = ImageCallGate()
@@ -52,6 +57,7 @@ public final class DiskImageExport: ExportBackend {
         zeros = .allocate(byteCount: DataPathLimits.zeroBufferBytes, alignment: StorageLimits.bufferAlignment)
         zeros.initializeMemory(as: UInt8.self, repeating: 0, count: DataPathLimits.zeroBufferBytes)
         overwritesInPlace = image.rewritesDataInPlace
+        placed = (image as? any PlacedWriting).flatMap { $0.acceptsPlacedWrites && !readOnly ? $0 : nil }
     }
 
     deinit { zeros.deallocate() }
@@ -179,6 +185,7 @@ public final class DiskImageExport: ExportBackend {
                 io.length = Int(e.length)
                 io.offset = host.bytes
                 io.fua = false
+                io.tag = SubrequestTag.plain
                 stores[layer].submit(io)
             }
         }
@@ -211,6 +218,8 @@ public final class DiskImageExport: ExportBackend {
         }
         if r.command == .write && overwritesInPlace && startOverwrite(r) {
             // Issued: the subrequests report through partDone.
+        } else if r.command == .write && merge == nil, let placed, startPlacedWrite(r, placed) {
+            // Issued (or allocating under the gate); the pieces note themselves present.
         } else {
             r.pendingCount += 1
             gate.run { [unowned self] in self.writeThroughImage(r) }
@@ -289,6 +298,7 @@ public final class DiskImageExport: ExportBackend {
             io.length = Int(e.length)
             io.offset = host.bytes
             io.fua = r.fua && store.capabilities.canFUA && !r.flushAfterSubrequests
+            io.tag = SubrequestTag.plain
             store.submit(io)
         }
         return true
@@ -299,7 +309,11 @@ public final class DiskImageExport: ExportBackend {
         io.onComplete = { [unowned self, unowned(unsafe) r] io in
             let error = io.failure.map { NBDErrorMapping.nbdError($0) }
             if r.phase == Phase.writing {
-                self.partDone(r, error: error, direct: true)
+                if io.tag == SubrequestTag.placed && error == nil {
+                    self.notePlaced(r, io)
+                } else {
+                    self.partDone(r, error: error, direct: true)
+                }
                 return
             }
             if let error, r.firstError == nil { r.firstError = error }

@@ -128,6 +128,48 @@ extension NBDServer {
         if let failure { throw failure }
     }
 
+    // MARK: Live leaf-merge
+
+    /// Starts the live leaf-merge of export `export` (or the only one) into `parentPath`.
+    public func startLeafMerge(parentPath: String, export: String?) -> ControlFailure? {
+        switch mergeTarget(export) {
+        case let .failure(f): return f
+        case let .success(image):
+            do {
+                try image.startLeafMerge(parentPath: parentPath)
+                return nil
+            } catch {
+                return ControlFailure(.mergeRefused, "\(error)")
+            }
+        }
+    }
+
+    public func abortLeafMerge(export: String?) -> ControlFailure? {
+        switch mergeTarget(export) {
+        case let .failure(f): return f
+        case let .success(image):
+            image.abortLeafMerge(reason: "aborted through the control socket")
+            return nil
+        }
+    }
+
+    /// The image export a merge command is for: named, or the only one; served, not paused.
+    private func mergeTarget(_ export: String?) -> Result<DiskImageExport, ControlFailure> {
+        guard pauseState == .serving else { return .failure(ControlFailure(.mergeRefused, "the daemon is \(pauseState.rawValue)")) }
+        let index: Int
+        if let export {
+            guard let i = exportIndex(named: export) else { return .failure(ControlFailure(.badRequest, "no export named \"\(export)\"")) }
+            index = i
+        } else {
+            guard exports.count == 1 else { return .failure(ControlFailure(.badRequest, "several exports: name the one to merge")) }
+            index = 0
+        }
+        guard let image = exports[index].backend as? DiskImageExport else {
+            return .failure(ControlFailure(.mergeRefused, "export \"\(exports[index].name)\" is not an image chain"))
+        }
+        return .success(image)
+    }
+
     // MARK: Reports
 
     /// Connections in transmission on export `index`.
@@ -139,7 +181,8 @@ extension NBDServer {
         exports.enumerated().map { i, e in
             ControlExportInfo(name: e.name, path: e.path, readOnly: e.backend.features.isReadOnly, size: e.backend.size,
                               connections: connectionCount(export: i), paused: pauseState == .paused,
-                              state: pauseState.rawValue)
+                              state: pauseState.rawValue,
+                              merge: (e.backend as? DiskImageExport)?.leafMergeStatus.map(ControlMergeInfo.init))
         }
     }
 

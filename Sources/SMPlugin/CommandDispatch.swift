@@ -17,7 +17,7 @@ public enum CommandDispatch {
         "sr_get_driver_info", "sr_create", "sr_delete", "sr_attach", "sr_detach", "sr_scan", "sr_probe",
         "sr_update", "sr_content_type",
         "vdi_create", "vdi_delete", "vdi_introduce", "vdi_update", "vdi_snapshot", "vdi_clone", "vdi_resize",
-        "vdi_generate_config", "vdi_epoch_begin", "vdi_epoch_end",
+        "vdi_resize_online", "vdi_generate_config", "vdi_epoch_begin", "vdi_epoch_end",
         "vdi_attach", "vdi_activate", "vdi_detach", "vdi_deactivate",
         "vdi_attach_from_config", "vdi_detach_from_config",
     ]
@@ -53,7 +53,8 @@ public enum CommandDispatch {
         case "vdi_update": return try VDICommands.update(c)
         case "vdi_snapshot": return try VDICommands.snapshot(c, clone: false)
         case "vdi_clone": return try VDICommands.snapshot(c, clone: true)
-        case "vdi_resize": return try VDICommands.resize(c)
+        // Online: XAPI resizes an attached VDI; the engine pauses its daemon around the grow.
+        case "vdi_resize", "vdi_resize_online": return try VDICommands.resize(c)
         case "vdi_generate_config": return try VDICommands.generateConfig(c)
         case "vdi_epoch_begin", "vdi_epoch_end": return try VDICommands.epoch(c)
         case "vdi_attach", "vdi_attach_from_config": return try VDIAttachCommands.attach(c)
@@ -81,7 +82,7 @@ public enum CommandDispatch {
         case "vdi_delete": ("VDIDelete", 80, "VDI deletion failed")
         case "vdi_attach", "vdi_detach", "vdi_activate", "vdi_deactivate":
             ("VDIUnavailable", 46, "Unable to attach or use the VDI")
-        case "vdi_resize": ("VDIResize", 110, "The VDI resize operation failed")
+        case "vdi_resize", "vdi_resize_online": ("VDIResize", 110, "The VDI resize operation failed")
         case "vdi_snapshot": ("VDISnapshot", 82, "Failed to snapshot VDI")
         case "vdi_clone": ("VDIClone", 81, "Failed to clone VDI")
         default: nil

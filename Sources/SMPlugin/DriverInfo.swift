@@ -4,8 +4,9 @@ import XMLRPC
 /// sr_get_driver_info: what XAPI registers about the driver when it scans the SM directory.
 ///
 /// The capabilities are what XAPI gates operations on (`smint.ml`): only what this plugin
-/// really answers is claimed. No `ATOMIC_PAUSE`: the data path cannot be paused yet, so
-/// snapshots of an attached VDI are not coordinated with it.
+/// really answers is claimed. No `ATOMIC_PAUSE`: that is SM's own key for its tapdisk pause
+/// through XAPI's sm-config; here the engine pauses sm-tapdisk itself around snapshot,
+/// clone and resize, so VDI_RESIZE_ONLINE is offered. No VDI_COMPOSE: it is not implemented.
 public enum DriverInfo {
     public static let requiredAPIVersion = "1.0"
     public static let driverVersion = "1.0"
@@ -13,7 +14,7 @@ public enum DriverInfo {
     public static let capabilities = [
         "SR_PROBE", "SR_UPDATE",
         "VDI_CREATE", "VDI_DELETE", "VDI_ATTACH", "VDI_DETACH", "VDI_ACTIVATE", "VDI_DEACTIVATE",
-        "VDI_CLONE", "VDI_SNAPSHOT", "VDI_RESIZE", "VDI_INTRODUCE", "VDI_UPDATE", "VDI_GENERATE_CONFIG",
+        "VDI_CLONE", "VDI_SNAPSHOT", "VDI_RESIZE", "VDI_RESIZE_ONLINE", "VDI_INTRODUCE", "VDI_UPDATE", "VDI_GENERATE_CONFIG",
         "THIN_PROVISIONING",
     ]
 

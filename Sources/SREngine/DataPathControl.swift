@@ -10,6 +10,38 @@ public protocol DataPathControl: Sendable {
     func unpause(sr: String, vdi: String, path: String) throws
     /// True while a daemon serves `vdi`: it may not be destroyed, nor merged offline.
     func isServed(sr: String, vdi: String) -> Bool
+    /// Asks the daemon serving leaf `vdi` to merge it into its parent at `parentPath` while
+    /// serving (guest writes mirrored, so it converges under any write load).
+    func startLeafMerge(sr: String, vdi: String, parentPath: String) throws
+    /// Where that merge stands; nil when the daemon has none.
+    func leafMergeState(sr: String, vdi: String) throws -> LiveMergeState?
+    func abortLeafMerge(sr: String, vdi: String) throws
+}
+
+/// A live leaf-merge as the engine follows it.
+public struct LiveMergeState: Sendable, Equatable {
+    public enum Phase: String, Sendable {
+        /// Starting or copying: not converged yet.
+        case quiescing, copying
+        /// Converged: every write is mirrored into the parent; pause to swap it in.
+        case mirroring
+        /// Paused after converging: the parent is flushed and complete.
+        case complete
+        case failed
+    }
+    public var phase: Phase
+    public var blocksTotal: Int
+    public var blocksCopied: Int
+    public var bytesCopied: UInt64
+    public var failure: String?
+
+    public init(phase: Phase, blocksTotal: Int, blocksCopied: Int, bytesCopied: UInt64, failure: String?) {
+        self.phase = phase
+        self.blocksTotal = blocksTotal
+        self.blocksCopied = blocksCopied
+        self.bytesCopied = bytesCopied
+        self.failure = failure
+    }
 }
 
 extension AttachedSR {

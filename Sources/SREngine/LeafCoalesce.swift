@@ -12,22 +12,15 @@ import ImageFormats
 ///   3. `leaf-coalesce.unhide` — clear the hidden flag the parent's file carried;
 ///   4. `leaf-coalesce.metadata` — drop the parent's record, the leaf's parent is its
 ///      grandparent; done.
-/// Only for a VDI nobody has open (its VDI lock is free). The live variant, inside the
-/// data-path daemon that holds the leaf open, can reuse `AllocatedCopy` and this commit.
+/// Only for a VDI nobody has open (its VDI lock is free); a leaf a data-path daemon serves
+/// is merged by that daemon instead (`runLiveLeafCoalesce`), with the same journal and commit.
 extension AttachedSR {
     func runLeafCoalesce(_ c: CoalesceCandidate, control: GCRunControl) throws -> UInt64 {
-        if options.dataPath?.isServed(sr: uuid, vdi: c.vdi) == true {
-            throw GCSkip(reason: "served by a data-path daemon: it merges online")
+        if let dataPath = options.dataPath, dataPath.isServed(sr: uuid, vdi: c.vdi) {
+            return try runLiveLeafCoalesce(c, dataPath: dataPath, control: control)
         }
-        let locks = try lockForMerge([c.vdi, c.parent])
+        let (journal, locks) = try beginLeafCoalesce(c)
         defer { locks.forEach { $0.release() } }
-        var journal = Journal(kind: .leafCoalesce, vdi: c.vdi)
-        journal.parent = c.parent
-        try withSRLock {
-            guard CoalescePlan.make(try metadata()).leafCoalesce.contains(c) else { throw GCSkip(reason: "the tree changed") }
-            try ensureSpace(try mergeSpace(from: c.vdi, into: c.parent).bytes, for: "leaf-coalesce of \(c.vdi)")
-            try begin(journal)
-        }
         let copied = try copyForMerge(journal, control: control, operation: "leaf-coalesce")
         try withSRLock {
             try step("leaf-coalesce.commit")
@@ -36,6 +29,24 @@ extension AttachedSR {
             try finishLeafCoalesce(journal)
         }
         return copied
+    }
+
+    /// Locks leaf and parent, checks the merge is still due and fits, writes the journal.
+    func beginLeafCoalesce(_ c: CoalesceCandidate) throws -> (Journal, [LockFile]) {
+        let locks = try lockForMerge([c.vdi, c.parent])
+        var journal = Journal(kind: .leafCoalesce, vdi: c.vdi)
+        journal.parent = c.parent
+        do {
+            try withSRLock {
+                guard CoalescePlan.make(try metadata()).leafCoalesce.contains(c) else { throw GCSkip(reason: "the tree changed") }
+                try ensureSpace(try mergeSpace(from: c.vdi, into: c.parent).bytes, for: "leaf-coalesce of \(c.vdi)")
+                try begin(journal)
+            }
+        } catch {
+            locks.forEach { $0.release() }
+            throw error
+        }
+        return (journal, locks)
     }
 
     /// True once the parent's file has taken the leaf's name.
@@ -57,6 +68,11 @@ extension AttachedSR {
     }
 
     func recoverLeafCoalesce(_ j: Journal) throws -> String {
+        // A daemon may still be merging into the parent for a collector that died: stop it
+        // before the parent is repaired under it.
+        if let dataPath = options.dataPath, dataPath.isServed(sr: uuid, vdi: j.vdi) {
+            try? dataPath.abortLeafMerge(sr: uuid, vdi: j.vdi)
+        }
         if leafCoalesceCommitted(j) {
             try finishLeafCoalesce(j)
             return "finished the leaf-coalesce of \(j.vdi)"

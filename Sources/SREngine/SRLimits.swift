@@ -25,6 +25,11 @@ public enum SRLimits {
     public static let lockWaitSecondsMax: Double = 120
     /// Polling interval while a lock is held elsewhere (fcntl F_SETLK retries).
     public static let lockPollMicroseconds: UInt32 = 2_000
+    /// How long the collector follows a live leaf-merge before giving up on it (it converges
+    /// in one pass; this bounds a daemon that stopped making progress).
+    public static let liveMergeSecondsMax: Double = 3600
+    /// How often the collector asks the daemon where its live leaf-merge stands.
+    public static let liveMergePollMicroseconds: UInt32 = 20_000
     /// Blanks kept per SR: a double snapshot or a clone takes two.
     public static let blankPoolTarget = 2
     /// Bytes moved per I/O by copies (resize, import, export).

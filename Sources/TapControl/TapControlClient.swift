@@ -43,6 +43,9 @@ public struct TapControlClient: Sendable {
     public func pause() throws { _ = try send(ControlRequest(.pause)) }
     public func unpause(path: String? = nil) throws { _ = try send(ControlRequest(.unpause, path: path)) }
     public func shutdown() throws { _ = try send(ControlRequest(.shutdown)) }
+    /// Starts the live leaf-merge of the served leaf into its parent at `parentPath`.
+    public func merge(parentPath: String) throws { _ = try send(ControlRequest(.merge, path: parentPath)) }
+    public func abortMerge() throws { _ = try send(ControlRequest(.mergeAbort)) }
 
     /// Sends `request`; the daemon's reply, or `refused` when it answered with an error.
     @discardableResult

@@ -49,4 +49,30 @@ public final class TapDataPathControl: DataPathControl, @unchecked Sendable {
     public func isServed(sr: String, vdi: String) -> Bool {
         DataPathLauncher(runDirectory: runDirectory, sr: sr, vdi: vdi).runningPID() != nil
     }
+
+    public func startLeafMerge(sr: String, vdi: String, parentPath: String) throws {
+        try controlled(sr, vdi, "starting its live leaf-merge") { try $0.merge(parentPath: parentPath) }
+    }
+
+    public func leafMergeState(sr: String, vdi: String) throws -> LiveMergeState? {
+        let info = try controlled(sr, vdi, "reading its live leaf-merge") { try $0.list().first?.merge }
+        return info.map { m in
+            LiveMergeState(phase: LiveMergeState.Phase(rawValue: m.phase) ?? .failed, blocksTotal: m.blocksTotal,
+                           blocksCopied: m.blocksCopied, bytesCopied: m.bytesCopied,
+                           failure: m.failure ?? (LiveMergeState.Phase(rawValue: m.phase) == nil ? "unknown phase \(m.phase)" : nil))
+        }
+    }
+
+    public func abortLeafMerge(sr: String, vdi: String) throws {
+        try controlled(sr, vdi, "aborting its live leaf-merge") { try $0.abortMerge() }
+    }
+
+    /// A control call to the daemon serving `vdi`, its failure as VDIUnavailable.
+    private func controlled<T>(_ sr: String, _ vdi: String, _ what: String, _ body: (TapControlClient) throws -> T) throws -> T {
+        do {
+            return try body(DataPathLauncher(runDirectory: runDirectory, sr: sr, vdi: vdi).control)
+        } catch {
+            throw SREngineError.vdiUnavailable(uuid: vdi, detail: "\(what) failed: \(error)")
+        }
+    }
 }
