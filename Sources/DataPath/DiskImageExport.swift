@@ -28,7 +28,7 @@ public final class DiskImageExport: ExportBackend {
     /// Whether an overwrite of top-layer data may go straight to the top store.
     private let overwritesInPlace: Bool
     /// The image, when writes to sectors its top layer lacks may move asynchronously.
-    private let placed: (any PlacedWriting)?
+    let placed: (any PlacedWriting)?
     let zeros: UnsafeMutableRawPointer
     private let sectorBytes: UInt64 = 512
     let gate = ImageCallGate()
@@ -125,7 +125,7 @@ public final class DiskImageExport: ExportBackend {
     }
 
     /// Runs a synchronous image call; its error, mapped for NBD.
-    private func perform(_ body: () throws -> Void) -> NBDError? {
+    func perform(_ body: () throws -> Void) -> NBDError? {
         do {
             try body()
             return nil
@@ -228,7 +228,7 @@ public final class DiskImageExport: ExportBackend {
     }
 
     /// The leaf's part of a write through the image's synchronous API (holding the gate).
-    private func writeThroughImage(_ r: ExportRequest) {
+    func writeThroughImage(_ r: ExportRequest) {
         let error = perform {
             if r.command == .write {
                 try image.write(UnsafeRawBufferPointer(start: r.buffer, count: r.length), at: VirtualOffset(r.offset))
@@ -304,7 +304,7 @@ public final class DiskImageExport: ExportBackend {
         return true
     }
 
-    private func makeSubrequest(for r: ExportRequest) -> IORequest {
+    func makeSubrequest(for r: ExportRequest) -> IORequest {
         let io = IORequest()
         io.onComplete = { [unowned self, unowned(unsafe) r] io in
             let error = io.failure.map { NBDErrorMapping.nbdError($0) }

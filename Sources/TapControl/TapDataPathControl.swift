@@ -26,10 +26,10 @@ public final class TapDataPathControl: DataPathControl, @unchecked Sendable {
             return false
         }
         do {
-            try launcher.control.pause()
+            try controlled(sr, vdi, "pausing its data path") { try $0.pause() }
         } catch {
             lock.release()
-            throw SREngineError.vdiUnavailable(uuid: vdi, detail: "pausing its data path failed: \(error)")
+            throw error
         }
         held.withLock { $0["\(sr)/\(vdi)"] = lock }
         return true
@@ -38,12 +38,7 @@ public final class TapDataPathControl: DataPathControl, @unchecked Sendable {
     public func unpause(sr: String, vdi: String, path: String) throws {
         let lock = held.withLock { $0.removeValue(forKey: "\(sr)/\(vdi)") }
         defer { lock?.release() }
-        let launcher = DataPathLauncher(runDirectory: runDirectory, sr: sr, vdi: vdi)
-        do {
-            try launcher.control.unpause(path: path)
-        } catch {
-            throw SREngineError.vdiUnavailable(uuid: vdi, detail: "unpausing its data path on \(path) failed: \(error)")
-        }
+        try controlled(sr, vdi, "unpausing its data path on \(path)") { try $0.unpause(path: path) }
     }
 
     public func isServed(sr: String, vdi: String) -> Bool {

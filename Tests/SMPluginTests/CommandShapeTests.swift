@@ -70,7 +70,7 @@ import XMLRPC
         #expect(try engine.vdi(vdi).virtualSize == 8 << 20 && engine.vdi(clone).virtualSize == 12 << 20)
 
         let config = try #require(try host.ok(x("vdi_generate_config", vdi, [])).stringValue)
-        guard case let .call(method, _) = try XMLRPCDecoder.decode(config) else { Issue.record(config); return }
+        guard case let .call(method, _) = try XMLRPCDecoder.decode(config) else { Issue.record("\(config)"); return }
         #expect(method == "vdi_attach_from_config")
         var detach = x("vdi_detach_from_config", vdi, [])
         detach.sessionRef = nil
