@@ -5,7 +5,9 @@
 #
 #   scripts/nfs-server.sh start DIR [PORT]   start (NFS on PORT, default 20490; MOUNT on PORT+1);
 #                                            prints "PID PORT" of the server when it answers
-#   scripts/nfs-server.sh stop DIR           stop the server recorded in DIR (no-op if stopped)
+#   scripts/nfs-server.sh stop DIR [GRACE]   stop the server recorded in DIR (no-op if stopped): SIGTERM,
+#                                            SIGKILL after GRACE seconds (default 10; ganesha may take
+#                                            ~6 s to exit while a client stays connected; 0: at once)
 #   scripts/nfs-server.sh status DIR         exit 0 while it runs
 #
 # Why the namespaces: ganesha will not serve NFSv3 unless it can register with a portmapper,
@@ -29,10 +31,11 @@ alive() {
 
 pid_of() { cat "$1" 2>/dev/null || true; }
 
-# SIGTERM, then SIGKILL after $2 seconds.
+# SIGTERM, then SIGKILL after $2 seconds (at once when 0).
 stop_pid() {
   local pid=$1 i
   alive "$pid" || return 0
+  [ "$2" = 0 ] && kill -KILL "$pid" 2>/dev/null
   kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < $2 * 20; i++)); do alive "$pid" || return 0; sleep 0.05; done
   kill -KILL "$pid" 2>/dev/null || true
@@ -138,14 +141,14 @@ start() {
 stop() {
   local dir
   dir=$(readlink -f "$1")
-  stop_pid "$(pid_of "$dir/ganesha.pid")" 10
+  stop_pid "$(pid_of "$dir/ganesha.pid")" "${2:-10}"
   stop_pid "$(pid_of "$dir/rpcbind.pid")" 5
   rm -f "$dir/ganesha.pid" "$dir/rpcbind.pid"
 }
 
 case "${1:-}" in
   start) [ $# -ge 2 ] || fail "usage: start DIR [PORT]"; start "$2" "${3:-}" ;;
-  stop) [ $# -eq 2 ] || fail "usage: stop DIR"; stop "$2" ;;
+  stop) [ $# -ge 2 ] || fail "usage: stop DIR [GRACE]"; stop "$2" "${3:-10}" ;;
   status) [ $# -eq 2 ] || fail "usage: status DIR"; alive "$(pid_of "$(readlink -f "$2")/ganesha.pid")" ;;
   __inside) run_inside "$2" ;;
   *) sed -n '2,10p' "$self" >&2; exit 2 ;;

@@ -30,6 +30,8 @@ public final class NFSFile: BlockIO {
     private var waitingHead = 0
     private var retrying: [Int32] = []
     private var inflight = 0
+    /// Holds the store alive while libnfs has requests of it: their callbacks use its slots.
+    private var keepAlive: NFSFile?
     private var lastTransportError = ""
 
     struct Slot {
@@ -125,6 +127,7 @@ public final class NFSFile: BlockIO {
         slot.pointee.retryAt = 0
         slot.pointee.deadline = monotonicNanoseconds() + connection.server.softMount.deadlineNanoseconds
         inflight += 1
+        if inflight == 1 { keepAlive = self }
         loop.externalPending += 1
         connection.pendingChanged(by: 1)
         if request.operation != .flush && request.length == 0 && !request.fua {
@@ -262,6 +265,7 @@ public final class NFSFile: BlockIO {
             freeSlots.removeLast()
             start(waiter, slot: next)
         }
+        if inflight == 0 { keepAlive = nil }  // last: this may release the store
     }
 
     private func nextWaiting() -> IORequest? {

@@ -17,7 +17,7 @@ public enum CommandDispatch {
         "sr_get_driver_info", "sr_create", "sr_delete", "sr_attach", "sr_detach", "sr_scan", "sr_probe",
         "sr_update", "sr_content_type",
         "vdi_create", "vdi_delete", "vdi_introduce", "vdi_update", "vdi_snapshot", "vdi_clone", "vdi_resize",
-        "vdi_resize_online", "vdi_generate_config", "vdi_epoch_begin", "vdi_epoch_end",
+        "vdi_resize_online", "vdi_generate_config", "vdi_epoch_begin", "vdi_epoch_end", "vdi_compose",
         "vdi_attach", "vdi_activate", "vdi_detach", "vdi_deactivate",
         "vdi_attach_from_config", "vdi_detach_from_config",
     ]
@@ -56,6 +56,7 @@ public enum CommandDispatch {
         // Online: XAPI resizes an attached VDI; the engine pauses its daemon around the grow.
         case "vdi_resize", "vdi_resize_online": return try VDICommands.resize(c)
         case "vdi_generate_config": return try VDICommands.generateConfig(c)
+        case "vdi_compose": return try VDICommands.compose(c)
         case "vdi_epoch_begin", "vdi_epoch_end": return try VDICommands.epoch(c)
         case "vdi_attach", "vdi_attach_from_config": return try VDIAttachCommands.attach(c)
         case "vdi_activate": return try VDIAttachCommands.activate(c)

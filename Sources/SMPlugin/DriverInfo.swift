@@ -6,7 +6,7 @@ import XMLRPC
 /// The capabilities are what XAPI gates operations on (`smint.ml`): only what this plugin
 /// really answers is claimed. No `ATOMIC_PAUSE`: that is SM's own key for its tapdisk pause
 /// through XAPI's sm-config; here the engine pauses sm-tapdisk itself around snapshot,
-/// clone and resize, so VDI_RESIZE_ONLINE is offered. No VDI_COMPOSE: it is not implemented.
+/// clone and resize, so VDI_RESIZE_ONLINE is offered; VDI_COMPOSE re-parents a leaf (storage migration).
 public enum DriverInfo {
     public static let requiredAPIVersion = "1.0"
     public static let driverVersion = "1.0"
@@ -14,7 +14,7 @@ public enum DriverInfo {
     public static let capabilities = [
         "SR_PROBE", "SR_UPDATE",
         "VDI_CREATE", "VDI_DELETE", "VDI_ATTACH", "VDI_DETACH", "VDI_ACTIVATE", "VDI_DEACTIVATE",
-        "VDI_CLONE", "VDI_SNAPSHOT", "VDI_RESIZE", "VDI_RESIZE_ONLINE", "VDI_INTRODUCE", "VDI_UPDATE", "VDI_GENERATE_CONFIG",
+        "VDI_CLONE", "VDI_SNAPSHOT", "VDI_RESIZE", "VDI_RESIZE_ONLINE", "VDI_COMPOSE", "VDI_INTRODUCE", "VDI_UPDATE", "VDI_GENERATE_CONFIG",
         "THIN_PROVISIONING",
     ]
 

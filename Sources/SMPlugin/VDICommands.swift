@@ -108,6 +108,20 @@ enum VDICommands {
         return params(try c.mirroring(sr) { try sr.resizeVDI(vdi, to: bytes) })
     }
 
+    /// vdi_compose: args[0] names the other VDI by its XAPI reference (resolved through the
+    /// session, as SM's SRCommand does; a uuid is taken as is): this VDI's leaf is put on top
+    /// of it, and it becomes a hidden base copy. The engine pauses a served VDI around it.
+    static func compose(_ c: PluginContext) throws -> XMLRPCValue {
+        let vdi = try c.call.requireVDI()
+        let other = try c.call.requireArg(0, "the other VDI's reference")
+        guard let parent = UUIDText.isValid(other) ? other : c.mirror?.vdiUUID(ofRef: other) else {
+            throw SREngineError.invalidArgument("cannot resolve the VDI reference \(other): no XAPI session answered")
+        }
+        let sr = try c.attachSR()
+        _ = try c.mirroring(sr) { try sr.composeVDI(vdi, onto: parent) }
+        return .nil
+    }
+
     /// vdi_generate_config: a whole `vdi_attach_from_config` methodCall, as a string, that
     /// attaches the VDI later without XAPI's database (HA statefile, static VDIs).
     static func generateConfig(_ c: PluginContext) throws -> XMLRPCValue {

@@ -36,6 +36,11 @@ final class XAPIMirror {
 
     // MARK: What the commands call
 
+    /// The uuid of VDI reference `ref`, asked of XAPI; nil when it cannot answer.
+    func vdiUUID(ofRef ref: String) -> String? {
+        attempt { () throws(XenAPIError) in try client.vdiUUID(ofRef: ref) }
+    }
+
     /// After a command changed VDIs: the records it changed, then the SR's figures
     /// (SM: `_db_introduce`/`_db_forget`/`_db_update`, then `SR._update`).
     func commandDone(_ sr: AttachedSR, before: [VDIRecord]) {

@@ -69,13 +69,8 @@ extension AttachedSR {
     func finishCoalesce(_ j: Journal) throws {
         let parent = j.parent!
         try step("coalesce.relink")
-        let parentVolume = VolumeName.image(parent)
-        let parentFooter = try footer(of: parentVolume)
-        let mtime = ParentRelink.mtime(repository.path(of: parentVolume))
         for child in j.children ?? [] where repository.volumeUsage(VolumeName.image(child)) != nil {
-            let store = try repository.openVolume(VolumeName.image(child), readOnly: false, on: loop)
-            defer { store.close() }
-            try ParentRelink.relink(store, parentName: parentVolume, parentFooter: parentFooter, parentMTime: mtime)
+            try relinkImage(child, toParent: parent)
         }
         try step("coalesce.unlink")
         try repository.removeVolume(VolumeName.image(j.vdi))

@@ -10,6 +10,8 @@ struct Journal: Codable, Equatable {
         case coalesce
         /// The collector's offline merge of a leaf into its parent (`LeafCoalesce.swift`).
         case leafCoalesce = "leaf-coalesce"
+        /// Putting a VDI's leaf on top of another VDI (`VDICompose.swift`).
+        case compose
     }
 
     var kind: Kind

@@ -49,6 +49,9 @@ extension AttachedSR {
         case .destroy:
             try runDestroy(j)
             recoveryLog.append("finished destroying VDI \(j.vdi)")
+        case .compose:
+            try runCompose(j)
+            recoveryLog.append("finished composing VDI \(j.vdi) onto \(j.parent ?? "?")")
         case .resize:
             try repository.removeVolume(VolumeName.resized(j.vdi))
             if resizeCommitted(j) {

@@ -77,3 +77,15 @@ enum ParentRelink {
         return stat(path, &st) == 0 ? Int64(st.st_mtim.tv_sec) : Int64(time(nil))
     }
 }
+
+extension AttachedSR {
+    /// Points VDI `child`'s image at VDI `parent`'s image (idempotent).
+    func relinkImage(_ child: String, toParent parent: String) throws {
+        let parentVolume = VolumeName.image(parent)
+        let parentFooter = try footer(of: parentVolume)
+        let mtime = ParentRelink.mtime(repository.path(of: parentVolume))
+        let store = try repository.openVolume(VolumeName.image(child), readOnly: false, on: loop)
+        defer { store.close() }
+        try ParentRelink.relink(store, parentName: parentVolume, parentFooter: parentFooter, parentMTime: mtime)
+    }
+}

@@ -59,6 +59,11 @@ extension XenAPIClient {
         try string("VDI.get_by_uuid", [.string(uuid)])
     }
 
+    /// The uuid of the VDI `ref` names (vdi_compose passes the other VDI as a reference).
+    public func vdiUUID(ofRef ref: String) throws(XenAPIError) -> String {
+        try string("VDI.get_uuid", [.string(ref)])
+    }
+
     /// Creates the record; its reference.
     public func vdiDBIntroduce(_ vdi: VDIIntroduction) throws(XenAPIError) -> String {
         try string("VDI.db_introduce", vdi.params)

@@ -49,6 +49,12 @@ struct Serve: ParsableCommand {
         """)
     var pollUs: Int64 = 0
 
+    @Option(help: """
+        When the ring runs completion work: standard (interrupts the loop), cooperative (at its next \
+        syscall), deferred (only when the loop asks, one batch per turn).
+        """)
+    var ringMode = "deferred"
+
     @Flag(help: "Send each reply as soon as it completes instead of batching a loop turn's replies.")
     var noCoalesce = false
 
@@ -63,7 +69,10 @@ struct Serve: ParsableCommand {
         logger.logLevel = verbose ? .debug : .notice
         signal(SIGPIPE, SIG_IGN)
 
-        let loop = try EventLoop()
+        guard let ringMode = RingMode(rawValue: ringMode) else {
+            throw ValidationError("--ring-mode is one of \(RingMode.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let loop = try EventLoop(ringMode: ringMode)
         guard let format = ExportFormat(rawValue: format) else {
             throw ValidationError("--format is one of \(ExportFormat.allCases.map(\.rawValue).joined(separator: ", "))")
         }

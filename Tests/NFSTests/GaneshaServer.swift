@@ -2,6 +2,11 @@ import Foundation
 import Glibc
 import NFSStore
 import Synchronization
+import Testing
+
+/// Every suite that starts a server, one test at a time (2 vCPUs; servers and daemons).
+@Suite(.serialized, .enabled(if: GaneshaServer.unavailableReason == nil, "\(GaneshaServer.unavailableReason ?? "")"))
+struct NFSServerTests {}
 
 /// An nfs-ganesha on loopback for one test, started through the project's
 /// `scripts/nfs-server.sh` and stopped by the pids it recorded. `start` returns nil (the
@@ -54,9 +59,10 @@ final class GaneshaServer {
         pid = p
     }
 
-    /// Stops ganesha (SIGTERM, then SIGKILL) and its rpcbind, by the pids the script recorded.
-    func stop() {
-        _ = try? Self.run("/bin/bash", [Self.script, "stop", directory])
+    /// Stops ganesha and its rpcbind by the pids the script recorded: SIGKILL unless
+    /// `graceful` (ganesha lingers ~6 s on SIGTERM while a client stays connected).
+    func stop(graceful: Bool = false) {
+        _ = try? Self.run("/bin/bash", [Self.script, "stop", directory, graceful ? "10" : "0"])
     }
 
     /// Kills ganesha at once (a crash), leaving its rpcbind for the next start to clean up.
@@ -65,8 +71,8 @@ final class GaneshaServer {
         for _ in 0..<100 where Self.alive(pid) { usleep(20_000) }
     }
 
-    func restart() throws {
-        stop()
+    func restart(graceful: Bool = true) throws {
+        stop(graceful: graceful)
         try launch()
     }
 

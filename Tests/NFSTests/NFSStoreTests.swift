@@ -7,8 +7,8 @@ import TestSupport
 
 /// NFSStore against a real nfs-ganesha on loopback: namespace calls, the asynchronous
 /// BlockIO with many requests in flight (v3 and v4), export listing.
-@Suite(.serialized, .enabled(if: GaneshaServer.unavailableReason == nil, "\(GaneshaServer.unavailableReason ?? "")"))
-struct NFSStoreTests {
+extension NFSServerTests {
+@Suite struct NFSStoreTests {
     @Test func namespaceCalls() throws {
         let dir = TempDir(prefix: "nfs")
         let server = try GaneshaServer.start(in: dir.path)
@@ -74,4 +74,5 @@ struct NFSStoreTests {
         #expect(try NFSExports.list(server.nfsServer()) == ["/export"])
         #expect(try NFSExports.list(server.nfsServer(version: .v4)) == ["/export"])
     }
+}
 }

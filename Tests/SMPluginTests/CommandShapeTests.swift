@@ -162,17 +162,26 @@ import XMLRPC
         try life.detach(vdi)
     }
 
-    /// In the issue's command list but not implemented: it needs the engine to re-parent a
-    /// leaf onto another VDI (and args[0] is vdi1's XAPI reference, resolved through the
-    /// session). Recorded as a known issue, so this test says when it starts to work.
-    @Test func composeIsAKnownGap() throws {
+    /// vdi_compose (storage migration): vdi2's leaf is put on top of vdi1, which becomes a
+    /// hidden, unmanaged base copy. args[0] is vdi1's XAPI reference; without a session the
+    /// plugin cannot resolve one, so this call passes the uuid (the mirror tests resolve refs).
+    @Test func composePutsALeafOnAnotherVDI() throws {
         let host = try PluginHost()
         let sr = try host.makeSR()
         let vdi1 = try host.makeVDI(sr), vdi2 = try host.makeVDI(sr)
-        let r = try host.run(XAPICall("vdi_compose", location: host.location, sr: sr, vdi: vdi2,
-                                      args: ["OpaqueRef:vdi-" + vdi1.prefix(8)]))
-        withKnownIssue("vdi_compose is Unimplemented (38): SREngine has no re-parent operation") {
-            #expect(r.result == .nil, "\(r.out)")
-        }
+        // vdi2 needs a parent (a differencing leaf): snapshot it first.
+        _ = try host.ok(XAPICall("vdi_snapshot", location: host.location, sr: sr, vdi: vdi2))
+        #expect(try host.ok(XAPICall("vdi_compose", location: host.location, sr: sr, vdi: vdi2, args: [vdi1])) == .nil)
+        let engine = try SRManager().attach(uuid: sr, type: "file", deviceConfig: ["location": host.location])
+        #expect(try engine.vdi(vdi2).parent == vdi1)
+        let base = try engine.vdi(vdi1)
+        #expect(base.hidden && !base.managed && base.readOnly)
+        #expect(try engine.verify().isConsistent)
+        // An unresolvable reference, a leaf without parent, a loop: InvalidArg, nothing changed.
+        try host.fails(XAPICall("vdi_compose", location: host.location, sr: sr, vdi: vdi2, args: ["OpaqueRef:x"]), 1)
+        let vdi3 = try host.makeVDI(sr)
+        try host.fails(XAPICall("vdi_compose", location: host.location, sr: sr, vdi: vdi3, args: [vdi2]), 1)
+        try host.fails(XAPICall("vdi_compose", location: host.location, sr: sr, vdi: vdi2, args: [vdi2]), 1)
+        #expect(try engine.verify().isConsistent)
     }
 }

@@ -55,7 +55,7 @@ import XMLRPC
     @Test func unknownCommandIsUnimplemented() throws {
         let host = try PluginHost()
         let sr = try host.makeSR()
-        for command in ["sr_frobnicate", "vdi_compose", "vdi_revert", "vdi_enable_cbt"] {
+        for command in ["sr_frobnicate", "vdi_revert", "vdi_enable_cbt", "vdi_data_destroy"] {
             try host.fails(XAPICall(command, location: host.location, sr: sr), 38)
         }
     }

@@ -21,8 +21,7 @@ import XMLRPC
     /// The same life, also requiring that deleting the clone leaves the still-attached leaf
     /// as a one-image chain: the collector asks the daemon serving it to merge it into its
     /// base copy online (pause, swap, unpause), as SM's live leaf-coalesce does.
-    @Test(.disabled("online leaf-coalesce not wired yet"),
-          .enabled(if: runnable, "needs sm-tapdisk built next to sm-plugin, qemu-img and qemu-io"))
+    @Test(.enabled(if: runnable, "needs sm-tapdisk built next to sm-plugin, qemu-img and qemu-io"))
     func onlineLeafCoalesceLeavesOneImageWhileAttached() throws {
         try PluginLifecycle().run(expectOnlineLeafCoalesce: true)
     }

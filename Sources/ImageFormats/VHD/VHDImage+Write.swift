@@ -99,15 +99,11 @@ extension VHDImage {
         }
         let referencesChanged = !dirtyBATSectors.isEmpty || batmapDirty
         if !dirtyBitmaps.isEmpty {
-            for block in dirtyBitmaps.sorted() {
-                try store.writeBytes(bitmaps[block]!.bytes, at: UInt64(bat[block]) * VHDLimits.sectorBytes)
-            }
+            try store.writeBatch(dirtyBitmaps.sorted().map { (bitmaps[$0]!.bytes, UInt64(bat[$0]) * VHDLimits.sectorBytes) })
             dirtyBitmaps.removeAll()
             if referencesChanged { try store.flush() }
         }
-        for sector in dirtyBATSectors.sorted() {
-            try store.writeBytes(bat.encodeSector(sector), at: header.tableOffset + UInt64(sector) * VHDLimits.sectorBytes)
-        }
+        try store.writeBatch(dirtyBATSectors.sorted().map { (bat.encodeSector($0), header.tableOffset + UInt64($0) * VHDLimits.sectorBytes) })
         dirtyBATSectors.removeAll()
         if batmapDirty, let map = batmap {
             try store.writeBytes(map.bits.bytes, at: map.mapOffset)

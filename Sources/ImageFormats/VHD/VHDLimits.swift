@@ -45,6 +45,8 @@ public enum VHDLimits {
     public static let bitmapCacheCountMax = 8192
     /// Largest metadata read or write issued at once (the BAT of a 2040 GiB image is ~4 MiB).
     public static let metadataTransferBytesMax = 8 << 20
+    /// Metadata writes (bitmaps, BAT sectors) a flush keeps in flight at once.
+    public static let metadataWritesInFlightMax = 64
     /// The creator we write: blktap's "tap" 1.3, which carries a batmap and makes qemu
     /// and XenServer's tools trust `currentSize` rather than CHS.
     public static let creatorVersion: UInt32 = 0x0001_0003

@@ -23,6 +23,8 @@ public final class EventLoop {
     }
 
     public let driver: Driver
+    /// How the ring runs completion work (`.standard` on epoll or where the kernel refused).
+    public let ringMode: RingMode
     /// Eager by default: on this class of virtio disk it keeps 4 KiB QD32 reads at fio's rate,
     /// where one batch per turn measured about 10% lower (see BENCHMARKS.md).
     public var submitPolicy: SubmitPolicy = .eager
@@ -48,18 +50,24 @@ public final class EventLoop {
 
     /// Makes a loop on io_uring, or on epoll when io_uring cannot run here (disabled by
     /// `kernel.io_uring_disabled`, ENOSYS, EPERM under seccomp) or `driver` says so.
-    public init(driver requested: Driver? = nil, entries: UInt32 = StorageLimits.ringEntries) throws {
+    /// A `ringMode` the kernel does not know falls back to `.standard`.
+    public init(driver requested: Driver? = nil, entries: UInt32 = StorageLimits.ringEntries,
+                ringMode: RingMode = .standard) throws {
         if requested != .epoll {
             let ring = UnsafeMutablePointer<io_uring>.allocate(capacity: 1)
             ring.initialize(to: io_uring())
-            var params = io_uring_params()
-            params.flags = IORING_SETUP_CQSIZE
-            params.cq_entries = entries * 2
-            let rc = io_uring_queue_init_params(entries, ring, &params)
+            var mode = ringMode
+            var rc = EventLoop.initRing(ring, entries: entries, mode: mode)
+            if rc == -EINVAL && mode != .standard {
+                IOEngineLog.note("io_uring refused ring mode \(mode.rawValue); using standard")
+                mode = .standard
+                rc = EventLoop.initRing(ring, entries: entries, mode: mode)
+            }
             if rc == 0 {
                 self.ring = ring
                 self.epollFD = -1
                 self.driver = .uring
+                self.ringMode = mode
                 return
             }
             ring.deallocate()
@@ -75,6 +83,14 @@ public final class EventLoop {
         self.ring = nil
         self.epollFD = fd
         self.driver = .epoll
+        self.ringMode = .standard
+    }
+
+    private static func initRing(_ ring: UnsafeMutablePointer<io_uring>, entries: UInt32, mode: RingMode) -> Int32 {
+        var params = io_uring_params()
+        params.flags = IORING_SETUP_CQSIZE | mode.setupFlags
+        params.cq_entries = entries * 2
+        return io_uring_queue_init_params(entries, ring, &params)
     }
 
     deinit {
@@ -160,8 +176,9 @@ public final class EventLoop {
     private func turnRing(timeoutNanoseconds: Int64) -> Int {
         guard let ring else { return 0 }
         let wait: UInt32 = timeoutNanoseconds == 0 || ringPending == 0 ? 0 : 1
+        // A deferred ring makes CQEs only when asked to; the others post them on their own.
         let rc = wait == 0
-            ? Int32(io_uring_submit(ring))
+            ? Int32(ringMode == .deferred ? io_uring_submit_and_get_events(ring) : io_uring_submit(ring))
             : cur_submit_and_wait_timeout(ring, 1, timeoutNanoseconds)
         if rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY {
             preconditionFailure("io_uring_enter failed: \(errnoName(-rc))")
