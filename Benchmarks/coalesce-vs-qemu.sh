@@ -8,7 +8,8 @@
 #         relink, unlink, metadata);
 #   fio:  one fio run reading 1 GiB from one file while writing 1 GiB to another, with the
 #         copy's request size and depth; 1 GiB / the slower job's runtime;
-#   qemu: `qemu-img commit -t none -d` of an equivalent qcow2 chain (4 GiB, 1 GiB in the top).
+#   qemu: `qemu-img commit -t none` of an equivalent qcow2 chain (4 GiB, 1 GiB in the top),
+#         plain (it empties the top afterwards) and with -d (it keeps the top).
 # Cases: `new` (the parent holds nothing where the child wrote: the merge allocates blocks,
 # fio writes a fresh file) and `overwrite` (the parent holds data there too: fio overwrites
 # an existing file). Also tried once: `qemu-img commit -f vpc` on our VHD chain.
@@ -39,6 +40,9 @@ dd if="$work/data.bin" of="$work/child.raw" bs=4M seek=256 conv=notrunc status=n
 cp "$work/data.bin" "$work/fio-src"
 
 now() { date +%s.%N; }
+# The filesystem may discard freed space (mount -o discard) in its next journal commit: a
+# setup's or a previous run's deletions are pushed out before anything is timed.
+settle() { sync; sleep 1; }
 mibps() { python3 -c "print(f'{$gib / 2**20 / ($1):.0f}')"; }
 
 # ours: prints the seconds sr-gc reports for the merge.
@@ -53,6 +57,7 @@ ours() {
   $cli vdi-import uuid="$vdi" filename="$work/child.raw" format=raw >/dev/null
   $cli vdi-snapshot uuid="$vdi" >/dev/null       # mid: holds the 1 GiB; keeps two children
   $cli vdi-destroy uuid="$snap"                  # base now has one child: mid coalesces into it
+  settle
   local out
   out=$($cli sr-gc uuid="$sr" --json)
   python3 -c "
@@ -68,6 +73,7 @@ fio_copy() {
   local kind=$1
   [ "$kind" = new ] && rm -f "$work/fio-dst"
   [ "$kind" = overwrite ] && [ ! -e "$work/fio-dst" ] && cp "$work/data.bin" "$work/fio-dst"
+  settle
   fio --output-format=json --direct=1 --ioengine=io_uring --bs="$fio_bs" --iodepth="$fio_qd" --size=1g \
       --name=read --rw=read --filename="$work/fio-src" \
       --name=write --rw=write --filename="$work/fio-dst" 2>/dev/null | python3 -c '
@@ -76,15 +82,19 @@ t=sys.stdin.read(); d=json.loads(t[t.index("{"):])
 print(max(j["job_runtime"] for j in d["jobs"]) / 1000)'
 }
 
+# qemu-img commit: plain (it then empties the top image, as our coalesce deletes the merged
+# one), or with the extra flags given (-d keeps the top: less work than ours).
 qemu_commit() {
   local kind=$1 base=$work/base.qcow2 top=$work/top.qcow2
+  shift
   rm -f "$base" "$top"
   qemu-img create -q -f qcow2 "$base" 4G
   [ "$kind" = overwrite ] && qemu-io -f qcow2 -t none -c "write -q -P 0x11 1G 1G" "$base" >/dev/null
   qemu-img create -q -f qcow2 -b "$base" -F qcow2 "$top"
   qemu-io -f qcow2 -t none -c "write -q -P 0x22 1G 1G" "$top" >/dev/null
   local t0 t1
-  t0=$(now); qemu-img commit -q -t none -d "$top"; t1=$(now)
+  settle
+  t0=$(now); qemu-img commit -q -t none "$@" "$top"; t1=$(now)
   python3 -c "print($t1 - $t0)"
 }
 
@@ -104,26 +114,30 @@ vpc_try() {
 }
 
 median() { python3 -c "import statistics,sys; v=[float(x) for x in sys.argv[1:]]; print(f'{statistics.median(v):.0f} ({min(v):.0f}-{max(v):.0f})')" "$@"; }
+median2() { python3 -c "import statistics,sys; v=[float(x) for x in sys.argv[1:]]; print(f'{statistics.median(v):.2f} ({min(v):.2f}-{max(v):.2f})')" "$@"; }
 
 echo "$(date -u +%FT%TZ) $(uname -r), load: $(cut -d' ' -f1-3 /proc/loadavg), fio bs=$fio_bs iodepth=$fio_qd"
 for kind in $cases; do
-  o=(); f=(); q=(); r=()
+  o=(); f=(); q=(); d=(); rf=(); rq=(); rd=()
   for round in $(seq 1 "$rounds"); do
-    order=(ours fio qemu); [ $((round % 2)) -eq 0 ] && order=(qemu fio ours)
+    order=(ours fio qemu qemud); [ $((round % 2)) -eq 0 ] && order=(qemud qemu fio ours)
     declare -A s=()
     for t in "${order[@]}"; do
       case $t in
         ours) s[$t]=$(ours "$kind") ;;
         fio) s[$t]=$(fio_copy "$kind") ;;
         qemu) s[$t]=$(qemu_commit "$kind") ;;
+        qemud) s[$t]=$(qemu_commit "$kind" -d) ;;
       esac
     done
-    mo=$(mibps "${s[ours]}"); mf=$(mibps "${s[fio]}"); mq=$(mibps "${s[qemu]}")
-    ratio=$(python3 -c "print(f'{$mo / $mf:.2f}')")
-    echo "$kind round $round: ours $mo MiB/s, fio read+write $mf MiB/s, qemu-img commit $mq MiB/s; ours/fio $ratio, ours/qemu $(python3 -c "print(f'{$mo / $mq:.2f}')")"
-    o+=("$mo"); f+=("$mf"); q+=("$mq"); r+=("$ratio")
+    mo=$(mibps "${s[ours]}"); mf=$(mibps "${s[fio]}"); mq=$(mibps "${s[qemu]}"); md=$(mibps "${s[qemud]}")
+    ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
+    echo "$kind round $round: ours $mo MiB/s, fio read+write $mf, qemu-img commit $mq, commit -d $md;" \
+         "ours/fio $(ratio "$mo" "$mf"), ours/commit $(ratio "$mo" "$mq"), ours/commit -d $(ratio "$mo" "$md")"
+    o+=("$mo"); f+=("$mf"); q+=("$mq"); d+=("$md")
+    rf+=("$(ratio "$mo" "$mf")"); rq+=("$(ratio "$mo" "$mq")"); rd+=("$(ratio "$mo" "$md")")
   done
-  echo "$kind median (min-max) MiB/s: ours $(median "${o[@]}"), fio $(median "${f[@]}"), qemu-img commit $(median "${q[@]}");" \
-       "ours/fio $(python3 -c "import statistics,sys; v=[float(x) for x in sys.argv[1:]]; print(f'{statistics.median(v):.2f} ({min(v):.2f}-{max(v):.2f})')" "${r[@]}")"
+  echo "$kind medians (min-max), MiB/s: ours $(median "${o[@]}"), fio $(median "${f[@]}"), qemu-img commit $(median "${q[@]}"), commit -d $(median "${d[@]}")"
+  echo "$kind ratios, median (min-max): ours/fio $(median2 "${rf[@]}"), ours/commit $(median2 "${rq[@]}"), ours/commit -d $(median2 "${rd[@]}")"
 done
 vpc_try

@@ -212,6 +212,9 @@ def main():
     else:
         paths = prepare(work, a.size_gib, a.bin)
         json.dump(paths, open(f"{work}/paths.json", "w"))
+        # Let the host write back the freshly made images before the first measurement.
+        os.sync()
+        time.sleep(5)
     servers = {}
     try:
         servers["ours"] = ours("ours", work, paths["ours"], a.poll_us, a.bin)

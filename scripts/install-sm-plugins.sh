@@ -5,7 +5,7 @@
 #
 # XAPI runs every executable named <Name>SR in its SM directory (xapi.conf `sm-dir`) as the
 # driver of SR type <name>. One binary serves every type: it is installed once as
-# DIR/sm-plugin and linked as DIR/<Name>SR for each type the engine drives (FileSR today);
+# DIR/sm-plugin and linked as DIR/<Name>SR for each type the engine drives (FileSR, NFSSR);
 # the binary reads its type from the name it was invoked by. Its helpers are installed next
 # to it when they were built: sm-tapdisk, the data-path daemon vdi_attach starts, and sm-gc,
 # the background collector started after vdi_delete and sr_scan (SM's cleanup.py).
@@ -15,7 +15,7 @@
 set -eu
 
 dest=${1:-/opt/xensource/sm}
-types="File"
+types="File NFS"
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 if [ -n "${SM_PLUGIN_BINARY:-}" ]; then

@@ -142,7 +142,9 @@ stop() {
   local dir
   dir=$(readlink -f "$1")
   stop_pid "$(pid_of "$dir/ganesha.pid")" "${2:-10}"
-  stop_pid "$(pid_of "$dir/rpcbind.pid")" 5
+  # At once: rpcbind may sit out SIGTERM (seen: 5 s every stop), and it keeps nothing worth
+  # a clean exit (its registrations live in the namespace's private /run, gone with it).
+  stop_pid "$(pid_of "$dir/rpcbind.pid")" 0
   rm -f "$dir/ganesha.pid" "$dir/rpcbind.pid"
 }
 

@@ -45,7 +45,7 @@ public final class BlockIOExport: ExportBackend {
     }
 
     public func prepare(_ request: ExportRequest) {
-        request.io.onComplete = { [unowned self, unowned(unsafe) request] io in
+        request.io.onComplete = { [unowned(unsafe) self, unowned(unsafe) request] io in
             self.ioCompleted(request, io)
         }
     }

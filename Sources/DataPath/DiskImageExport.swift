@@ -72,7 +72,7 @@ public final class DiskImageExport: ExportBackend {
     }
 
     public func prepare(_ request: ExportRequest) {
-        request.io.onComplete = { [unowned self, unowned(unsafe) request] _ in
+        request.io.onComplete = { [unowned(unsafe) self, unowned(unsafe) request] _ in
             if request.phase == Phase.writing {
                 self.finishWrite(request)
             } else {
@@ -306,7 +306,7 @@ public final class DiskImageExport: ExportBackend {
 
     func makeSubrequest(for r: ExportRequest) -> IORequest {
         let io = IORequest()
-        io.onComplete = { [unowned self, unowned(unsafe) r] io in
+        io.onComplete = { [unowned(unsafe) self, unowned(unsafe) r] io in
             let error = io.failure.map { NBDErrorMapping.nbdError($0) }
             if r.phase == Phase.writing {
                 if io.tag == SubrequestTag.placed && error == nil {

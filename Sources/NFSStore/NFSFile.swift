@@ -36,7 +36,9 @@ public final class NFSFile: BlockIO {
 
     struct Slot {
         unowned(unsafe) var file: NFSFile?
-        unowned(unsafe) var request: IORequest?
+        /// Strong: while in flight the store owns the request (as every engine does); its
+        /// client may already have dropped it, e.g. a chain's child request.
+        var request: IORequest?
         var index: Int32
         /// Bytes of the request already moved.
         var done = 0
@@ -46,6 +48,8 @@ public final class NFSFile: BlockIO {
         var deadline: UInt64 = 0
         var backoff: UInt64 = 0
         var retryAt: UInt64 = 0
+        /// libnfs holds a call of this slot: exactly one callback is due.
+        var awaitingReply = false
     }
 
     init(connection: NFSConnection, path: String, handle: OpaquePointer, size: UInt64, readOnly: Bool, on loop: EventLoop) {
@@ -159,16 +163,22 @@ public final class NFSFile: BlockIO {
             rc = nfs_pwrite_async(context, handle, offset, UInt64(min(remaining, connection.writePieceMax)),
                                   request.buffer! + done, Self.callback, slot)
         }
-        if rc != 0 {
+        guard rc == 0 else {
             // Not even queued (no memory, a broken context): a transport failure, retried.
             scheduleRetry(slot, detail: NFSConnection.errorText(context))
             return
         }
+        slot.pointee.awaitingReply = true
         connection.queued()
     }
 
     /// libnfs calls this from inside nfs_service, on the loop thread.
     private func pieceCompleted(_ slot: UnsafeMutablePointer<Slot>, status: Int32, data: UnsafeMutableRawPointer?) {
+        guard slot.pointee.awaitingReply else {
+            NFSConnection.logger.error("\(name): a reply for slot \(slot.pointee.index), which awaits none, ignored")
+            return
+        }
+        slot.pointee.awaitingReply = false
         let request = slot.pointee.request!
         if status < 0 {
             let detail = data.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) } ?? ""

@@ -94,7 +94,7 @@ enum TapCommands {
     /// while paused), or on the image served before when the SR is not registered here.
     static func unpause(_ c: CommandContext) throws {
         let l = try served(c)
-        let path = (try? c.sr(l.sr))?.repository.path(of: l.vdi + ".vhd")
+        let path = (try? c.sr(l.sr))?.repository.dataPathLocation(of: l.vdi + ".vhd")
         try l.exclusively { try controlled(l) { try $0.unpause(path: path) } }
         if c.args.json { c.out.json(["state": "serving"]) }
     }

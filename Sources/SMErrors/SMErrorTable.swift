@@ -1,5 +1,6 @@
 import Glibc
 import ImageFormats
+import NFSStore
 import SREngine
 import StorageIO
 
@@ -30,6 +31,14 @@ public enum SMErrorTable {
         switch error {
         case let e as SMErrorConvertible: return e.smError
         case let e as SREngineError: return map(e)
+        case let e as NFSSRError:
+            // The plugin prints the <nfs-exports> document on stderr, as XenServer does.
+            return sm("ConfigServerPathMissing", 101, "The server path argument is missing", e.description)
+        case let e as NFSError:
+            if case .timedOut = e { return sm("NFSTarget", 108, "Unable to detect an NFS service on this target.", e.description) }
+            if case .mount = e { return sm("NFSMount", 73, "NFS mount error", e.description) }
+            if case .invalidConfig = e { return sm("InvalidArg", 1, "Invalid argument", e.description) }
+            return sm("EIO", 200, "General IO error", e.description)
         case let e as BlockIOError:
             if case .noSpace = e { return sm("SRNoSpace", 44, "There is insufficient space", e.description) }
             return sm("EIO", 200, "General IO error", e.description)

@@ -31,6 +31,9 @@ public enum CommandDispatch {
             return PluginOutcome(message: .response(result), diagnostics: context.diagnostics)
         } catch {
             let sm = mapped(error, command: call.command)
+            if let document = SRCommands.failureDocument(error) {
+                return PluginOutcome(message: .fault(code: sm.code, string: sm.message), diagnostics: [String(document.dropLast())])
+            }
             context.log("\(call.command) failed: \(sm.name) (\(sm.code)): \(sm.message)")
             return PluginOutcome(message: .fault(code: sm.code, string: sm.message), diagnostics: context.diagnostics)
         }

@@ -47,10 +47,18 @@ enum SRCommands {
         return .nil
     }
 
-    /// sr_probe: the SRs found where device_config points, as XenServer's SRlist XML.
+    /// sr_probe: the SRs found where device_config points, as XenServer's SRlist XML. An NFS
+    /// probe without `serverpath` fails (ConfigServerPathMissing) with the server's exports
+    /// as the `<nfs-exports>` document on stderr, and nothing else there (see CommandDispatch).
     static func probe(_ c: PluginContext) throws -> XMLRPCValue {
         let uuids = try c.manager.probe(type: c.environment.srType, deviceConfig: c.call.driverConfig)
         return .string(ProbeXML.srList(uuids.sorted()))
+    }
+
+    /// The stderr XenServer gives a failed command instead of its log lines, if any.
+    static func failureDocument(_ error: any Error) -> String? {
+        guard case let .serverPathMissing(server, exports)? = error as? NFSSRError else { return nil }
+        return ProbeXML.nfsExports(server: server, paths: exports)
     }
 
     /// sr_update: refreshes space accounting; the figures go to stderr and to XAPI's SR record.

@@ -103,13 +103,7 @@ enum AllocatedCopy {
         // reads going while earlier slots drain into the target.
         let pipeline = CopyPipeline(source: source, target: target, groups: groups, readBytesMax: readMax,
                                     alignment: alignment, readsInFlightMax: depth, slotCount: 2 * depth)
-        let t0 = LockFile.now()
         try pipeline.run(progress: progress)
-        let t1 = LockFile.now()
         try target.flush()
-        COALTRACE("pipeline \(t1 - t0) flush \(LockFile.now() - t1)")
     }
 }
-
-import Foundation
-func COALTRACE(_ s: String) { if ProcessInfo.processInfo.environment["COALTRACE"] != nil { FileHandle.standardError.write(Data("TRACE \(s)\n".utf8)) } }

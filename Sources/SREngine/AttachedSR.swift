@@ -87,7 +87,7 @@ public final class AttachedSR {
         return max(SRLimits.vdiSizeMin, (requested + granule - 1) / granule * granule)
     }
 
-    func step(_ name: String) throws { COALTRACE("step \(name) \(LockFile.now())"); try options.stepHook?(name) }
+    func step(_ name: String) throws { try options.stepHook?(name) }
 
     /// Writes a journal durably before the operation's first step.
     func begin(_ journal: Journal) throws {

@@ -35,9 +35,7 @@ extension AttachedSR {
             try ensureSpace(try mergeSpace(from: c.vdi, into: c.parent).bytes, for: "coalesce of \(c.vdi)")
             try begin(journal)
         }
-        COALTRACE("pre-copy \(LockFile.now())")
         let copied = try copyForMerge(journal, control: control, operation: "coalesce")
-        COALTRACE("post-copy \(LockFile.now())")
         let childLocks: (vdis: [String], locks: [LockFile])
         do {
             let now = try withSRLock { try metadata().children(of: c.vdi).map(\.uuid) }
@@ -61,7 +59,6 @@ extension AttachedSR {
                 try finishCoalesce(journal)
             }
         }
-        COALTRACE("done \(LockFile.now())")
         return copied
     }
 

@@ -54,7 +54,9 @@ final class CopyPipeline {
         self.readsInFlightMax = readsInFlightMax
         for _ in 0..<slotCount {
             let slot = Slot(bytes: Int(readBytesMax), alignment: Int(alignment))
-            slot.read.onComplete = { [unowned self, unowned slot] r in
+            // Weak: a store that died may still deliver a refusal after `run` gave up on it.
+            slot.read.onComplete = { [weak self, weak slot] r in
+                guard let self, let slot else { return }
                 readsInFlight -= 1
                 if let f = r.failure { failure = failure ?? f } else { readDone.append(slot) }
             }
@@ -66,7 +68,13 @@ final class CopyPipeline {
     /// `run` returns only when nothing is in flight, so the buffers can go.
     deinit { slots.forEach { $0.buffer.deallocate() } }
 
-    private var isIdle: Bool { slots.allSatisfy { $0.read.isComplete && $0.writesPending == 0 } }
+    /// Nothing in flight that can still complete: a store that dies (closed, a simulated
+    /// power loss) strands its requests, and waiting for them would never end.
+    private var isIdle: Bool {
+        (source.store.isClosed || slots.allSatisfy(\.read.isComplete))
+            && (target.store.isClosed || slots.allSatisfy { $0.writesPending == 0 })
+    }
+    private var storesClosed: Bool { source.store.isClosed || target.store.isClosed }
 
     /// Copies every group; `progress` gets the bytes copied so far as slots drain, and may
     /// throw to stop. Leaves the target's metadata unflushed (the caller flushes).
@@ -75,8 +83,9 @@ final class CopyPipeline {
         defer { loop.run(until: { self.isIdle }) }  // no buffer freed under an in-flight request
         submitReads()
         while finished < groups.count {
-            loop.run(until: { self.failure != nil || !self.readDone.isEmpty || !self.writesDone.isEmpty })
+            loop.run(until: { self.failure != nil || !self.readDone.isEmpty || !self.writesDone.isEmpty || self.storesClosed })
             if let failure { throw failure }
+            if storesClosed { throw BlockIOError.closed(store: target.store.name, operation: .write) }
             let drained = writesDone
             writesDone.removeAll(keepingCapacity: true)
             for slot in drained {
@@ -112,6 +121,11 @@ final class CopyPipeline {
         let g = groups[slot.group]
         slot.placed.removeAll(keepingCapacity: true)
         slot.bytes = 0
+        // Held until every piece is submitted: the synchronous I/O below (allocation, a
+        // bounced write) runs the loop, and the slot's first writes may complete meanwhile;
+        // the slot must not count as drained (bits noted, buffer reused) before its last.
+        slot.writesPending += 1
+        defer { finishWrite(slot) }
         var used = 0
         for run in g.runs {
             var done: UInt64 = 0
@@ -140,7 +154,11 @@ final class CopyPipeline {
             }
             slot.bytes += run.length
         }
-        if slot.writesPending == 0 { writesDone.append(slot) }
+    }
+
+    private func finishWrite(_ slot: Slot) {
+        slot.writesPending -= 1
+        if slot.writesPending == 0 && failure == nil { writesDone.append(slot) }
     }
 
     /// Whether a piece can go straight to the target's store: whole alignment units, from an
@@ -153,10 +171,10 @@ final class CopyPipeline {
 
     private func makeWrite(_ slot: Slot) -> IORequest {
         let w = IORequest()
-        w.onComplete = { [unowned self, unowned slot] r in
-            slot.writesPending -= 1
+        w.onComplete = { [weak self, weak slot] r in
+            guard let self, let slot else { return }
             if let f = r.failure { failure = failure ?? f }
-            if slot.writesPending == 0 && failure == nil { writesDone.append(slot) }
+            finishWrite(slot)
         }
         return w
     }

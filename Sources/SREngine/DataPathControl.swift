@@ -58,7 +58,7 @@ extension AttachedSR {
         guard let control = options.dataPath else { return try body() }
         var paused: [String] = []
         func unpauseAll() throws {
-            for vdi in paused { try control.unpause(sr: uuid, vdi: vdi, path: repository.path(of: VolumeName.image(vdi))) }
+            for vdi in paused { try control.unpause(sr: uuid, vdi: vdi, path: repository.dataPathLocation(of: VolumeName.image(vdi))) }
         }
         let result: T
         do {

@@ -18,7 +18,7 @@ extension AttachedSR {
         defer { locks.forEach { $0.release() } }
         do {
             try step("leaf-coalesce.live")
-            try dataPath.startLeafMerge(sr: uuid, vdi: c.vdi, parentPath: repository.path(of: VolumeName.image(c.parent)))
+            try dataPath.startLeafMerge(sr: uuid, vdi: c.vdi, parentPath: repository.dataPathLocation(of: VolumeName.image(c.parent)))
             let converged = try waitForConvergence(c, dataPath: dataPath, control: control)
             try withDataPathPaused(c.vdi) {
                 let final = try dataPath.leafMergeState(sr: uuid, vdi: c.vdi)

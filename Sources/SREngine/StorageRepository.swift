@@ -19,6 +19,9 @@ public protocol StorageRepository: AnyObject {
     func volumeNames() throws -> [String]
     /// The path a volume is opened by (image chains resolve parents from it).
     func path(of volume: String) -> String
+    /// What a data-path daemon in another process opens a volume by: a local path, or a URL
+    /// for storage reached in user space (`nfs://`). Defaults to `path(of:)`.
+    func dataPathLocation(of volume: String) -> String
     /// Opens an existing volume as a BlockIO on `loop`.
     func openVolume(_ volume: String, readOnly: Bool, on loop: EventLoop) throws -> any BlockIO
     /// Creates (or truncates) a volume and opens it writable.
@@ -56,6 +59,8 @@ public protocol StorageRepository: AnyObject {
 }
 
 extension StorageRepository {
+    public func dataPathLocation(of volume: String) -> String { path(of: volume) }
+
     /// Opens a volume's image chain through the repository, so parents are opened the way
     /// the SR's volumes are (local files, NFS files); a parent named outside the SR's
     /// directory reads as missing.

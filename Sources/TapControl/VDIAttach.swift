@@ -19,7 +19,7 @@ extension DataPathLauncher {
             throw SREngineError.vdiUnavailable(uuid: vdi, detail: "the data-path daemon sm-tapdisk is not installed")
         }
         let launcher = DataPathLauncher(runDirectory: runDirectory, sr: sr.uuid, vdi: vdi)
-        try launcher.start(tapdisk: tapdisk, file: sr.repository.path(of: vdi + ".vhd"), readOnly: !writable)
+        try launcher.start(tapdisk: tapdisk, file: sr.repository.dataPathLocation(of: vdi + ".vhd"), readOnly: !writable)
         return launcher
     }
 

@@ -53,7 +53,7 @@ struct Serve: ParsableCommand {
         When the ring runs completion work: standard (interrupts the loop), cooperative (at its next \
         syscall), deferred (only when the loop asks, one batch per turn).
         """)
-    var ringMode = "deferred"
+    var ringMode = "standard"
 
     @Flag(help: "Send each reply as soon as it completes instead of batching a loop turn's replies.")
     var noCoalesce = false

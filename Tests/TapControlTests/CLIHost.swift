@@ -9,24 +9,12 @@ final class CLIHost: @unchecked Sendable {
     var runDirectory: String { dir.path + "/run" }
 
     func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try #require(Built.smCLI))
-        p.arguments = args
         var env = ProcessInfo.processInfo.environment
         env["SM_REGISTRY"] = dir.path + "/registry.json"
         env["SM_RUN_DIR"] = runDirectory
         env["SM_TAPDISK"] = Built.tapdisk
         env["SM_GC_KICK"] = "none"
-        p.environment = env
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines),
-                String(decoding: e, as: UTF8.self))
+        return try runProcess(try #require(Built.smCLI), args, environment: env)
     }
 
     /// Runs a command that must succeed; its trimmed standard output.

@@ -40,3 +40,21 @@ public func productsDirectory(containing product: String) -> String? {
     }
     return nil
 }
+
+/// Runs `executable` with exactly `environment` and collects stdout (trimmed) and stderr apart.
+public func runProcess(_ executable: String, _ arguments: [String],
+                       environment: [String: String]) throws -> (status: Int32, out: String, err: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = arguments
+    p.environment = environment
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: o, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines),
+            String(decoding: e, as: UTF8.self))
+}

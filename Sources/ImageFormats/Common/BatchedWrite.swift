@@ -19,11 +19,15 @@ extension BlockIO {
         defer { region.deallocate() }
         let depth = min(direct.count, VHDLimits.metadataWritesInFlightMax)
         let requests = (0..<depth).map { _ in IORequest() }
-        var at = 0, next = 0, failure: BlockIOError?
-        defer { loop.run(until: { requests.allSatisfy(\.isComplete) }) }
-        while next < direct.count || !requests.allSatisfy(\.isComplete) {
-            for r in requests where r.isComplete && next < direct.count {
-                failure = failure ?? r.failure
+        // A store that dies (closed, a simulated power loss) completes nothing more: waits
+        // end there instead of waiting forever.
+        let settled = { self.isClosed || requests.allSatisfy(\.isComplete) }
+        defer { loop.run(until: settled) }
+        var at = 0, next = 0
+        while next < direct.count {
+            loop.run(until: { self.isClosed || requests.contains(where: \.isComplete) })
+            for r in requests where r.isComplete && next < direct.count && !isClosed {
+                if let failure = r.failure { throw failure }
                 let p = direct[next]
                 let slice = UnsafeMutableRawBufferPointer(rebasing: region[at..<(at + p.bytes.count)])
                 slice.copyBytes(from: p.bytes)
@@ -35,9 +39,10 @@ extension BlockIO {
                 at += p.bytes.count
                 next += 1
             }
-            if let failure { throw failure }
-            loop.run(until: { requests.contains(where: \.isComplete) && next < direct.count || requests.allSatisfy(\.isComplete) })
+            if isClosed { break }
         }
-        if let failure = failure ?? requests.lazy.compactMap(\.failure).first { throw failure }
+        loop.run(until: settled)
+        if let failure = requests.lazy.compactMap(\.failure).first { throw failure }
+        if !requests.allSatisfy(\.isComplete) { throw BlockIOError.closed(store: name, operation: .write) }
     }
 }

@@ -97,21 +97,40 @@ extension VHDImage {
             try store.flush()
             return
         }
+        // Each dirty set is taken (values captured, marks cleared) before its writes: the
+        // writes run loop turns, and a turn that sets bits or allocates meanwhile marks them
+        // dirty again for the next flush instead of having its marks cleared unwritten.
         let referencesChanged = !dirtyBATSectors.isEmpty || batmapDirty
         if !dirtyBitmaps.isEmpty {
-            try store.writeBatch(dirtyBitmaps.sorted().map { (bitmaps[$0]!.bytes, UInt64(bat[$0]) * VHDLimits.sectorBytes) })
-            dirtyBitmaps.removeAll()
+            let taken = dirtyBitmaps.sorted()
+            dirtyBitmaps.subtract(taken)
+            try restoringMarks({ dirtyBitmaps.formUnion(taken) }) {
+                try store.writeBatch(taken.map { (bitmaps[$0]!.bytes, UInt64(bat[$0]) * VHDLimits.sectorBytes) })
+            }
             if referencesChanged { try store.flush() }
         }
-        try store.writeBatch(dirtyBATSectors.sorted().map { (bat.encodeSector($0), header.tableOffset + UInt64($0) * VHDLimits.sectorBytes) })
-        dirtyBATSectors.removeAll()
+        let sectors = dirtyBATSectors.sorted()
+        dirtyBATSectors.subtract(sectors)
+        try restoringMarks({ dirtyBATSectors.formUnion(sectors) }) {
+            try store.writeBatch(sectors.map { (bat.encodeSector($0), header.tableOffset + UInt64($0) * VHDLimits.sectorBytes) })
+        }
         if batmapDirty, let map = batmap {
-            try store.writeBytes(map.bits.bytes, at: map.mapOffset)
-            try store.writeBytes(map.encodeHeader(currentSize: footer.currentSize), at: map.headerOffset)
             batmapDirty = false
+            try restoringMarks({ batmapDirty = true }) {
+                try store.writeBytes(map.bits.bytes, at: map.mapOffset)
+                try store.writeBytes(map.encodeHeader(currentSize: footer.currentSize), at: map.headerOffset)
+            }
         }
         try writeFooters()
         try store.flush()
+    }
+
+    /// Runs `writes`; if they fail, puts back the dirty marks taken for them.
+    private func restoringMarks(_ restore: () -> Void, _ writes: () throws -> Void) throws {
+        do { try writes() } catch {
+            restore()
+            throw error
+        }
     }
 
     /// Rewrites the trailing footer at the end of the data (dropping anything past it, such
@@ -119,16 +138,18 @@ extension VHDImage {
     func writeFooters() throws {
         let bytes = footer.encode()
         if footerDirty {
-            let position = footer.diskType == .fixed ? footer.currentSize : endOfData
-            if store.size != position + UInt64(VHDLimits.footerBytes) {
-                try store.resize(to: position + UInt64(VHDLimits.footerBytes))
-            }
-            try store.writeBytes(bytes, at: position)
             footerDirty = false
+            let position = footer.diskType == .fixed ? footer.currentSize : endOfData
+            try restoringMarks({ footerDirty = true }) {
+                if store.size != position + UInt64(VHDLimits.footerBytes) {
+                    try store.resize(to: position + UInt64(VHDLimits.footerBytes))
+                }
+                try store.writeBytes(bytes, at: position)
+            }
         }
         if backupFooterDirty {
-            if footer.diskType != .fixed { try store.writeBytes(bytes, at: 0) }
             backupFooterDirty = false
+            if footer.diskType != .fixed { try restoringMarks({ backupFooterDirty = true }) { try store.writeBytes(bytes, at: 0) } }
         }
     }
 

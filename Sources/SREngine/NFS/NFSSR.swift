@@ -49,6 +49,7 @@ public final class NFSSR: StorageRepository {
 
     /// The nfs:// URL of a volume (what a data-path daemon opens).
     public func url(of volume: String) -> String { connection.url(volumePath(volume)) }
+    public func dataPathLocation(of volume: String) -> String { url(of: volume) }
 
     func volumePath(_ volume: String) -> String { srPath + "/" + volume }
 
