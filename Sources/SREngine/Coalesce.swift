@@ -56,19 +56,30 @@ extension AttachedSR {
                 journal.children = childLocks.vdis
                 journal.phase = Self.relinkingPhase
                 try repository.writeJournal(journal.name, try journal.encoded())
-                try finishCoalesce(journal)
+                try relinkChildren(journal)
             }
         }
+        // Removing the merged image can take a while (freeing its blocks, with discard): the
+        // daemons already serve the shorter chain, so it happens after the unpause.
+        try withSRLock { try completeCoalesce(journal) }
         return copied
     }
 
     /// After the commit: relink the children, remove the merged image, store the records.
     func finishCoalesce(_ j: Journal) throws {
-        let parent = j.parent!
+        try relinkChildren(j)
+        try completeCoalesce(j)
+    }
+
+    private func relinkChildren(_ j: Journal) throws {
         try step("coalesce.relink")
         for child in j.children ?? [] where repository.volumeUsage(VolumeName.image(child)) != nil {
-            try relinkImage(child, toParent: parent)
+            try relinkImage(child, toParent: j.parent!)
         }
+    }
+
+    private func completeCoalesce(_ j: Journal) throws {
+        let parent = j.parent!
         try step("coalesce.unlink")
         try repository.removeVolume(VolumeName.image(j.vdi))
         try repository.syncNamespace()
