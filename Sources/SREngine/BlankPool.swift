@@ -15,6 +15,21 @@ extension AttachedSR {
         try repository.volumeNames().filter(VolumeName.isBlank)
     }
 
+    /// Gives back the unused BAT reserve of every blank-born image (see
+    /// `VHDBlank.releaseUnusedTable`); the background worker runs it after refilling.
+    @discardableResult
+    public func releaseBlankTables() throws -> Int {
+        try withSRLock {
+            var released = 0
+            for name in try repository.volumeNames() where VolumeName.vdi(of: name) != nil {
+                let store = try repository.openVolume(name, readOnly: false, on: loop)
+                defer { store.close() }
+                if (try? VHDBlank.releaseUnusedTable(of: store)) == true { released += 1 }
+            }
+            return released
+        }
+    }
+
     /// Formats blanks until the pool holds `options.blankPoolTarget`; returns how many it
     /// made. Stops early, without an error, when space is short: blanks are an optimisation.
     @discardableResult

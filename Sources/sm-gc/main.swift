@@ -41,6 +41,8 @@ struct SMGC: ParsableCommand {
         log("started; recovery: \(attached.recoveryLog.isEmpty ? "nothing pending" : attached.recoveryLog.joined(separator: "; "))")
         let made = try attached.refillBlanks()
         if made > 0 { log("formatted \(made) blank(s)") }
+        let released = try attached.releaseBlankTables()
+        if released > 0 { log("gave back the unused table reserve of \(released) image(s)") }
         if blanksOnly { return }
         for _ in 0..<Self.busyWaitSeconds {
             let report = try attached.collectGarbage()

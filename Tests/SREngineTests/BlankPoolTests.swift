@@ -35,9 +35,17 @@ import TestSupport
         #expect(try readData(t.sr, clone.uuid, count: 128 << 10, at: 1 << 20) == pattern(128 << 10, seed: 7, at: 1 << 20))
         try expectConsistent(t.sr, "after snapshot and clone from blanks")
         for vdi in try t.sr.vdis() { try checkPerfect(t.imagePath(vdi.uuid), "\(vdi.uuid)") }
-        // The unused BAT reserve was given back: a blank-born leaf is small on disk.
+        // The background worker gives the unused BAT reserve back: a blank-born leaf is then
+        // small on disk, and its data and checks are unchanged.
+        let before = try #require(t.sr.repository.volumeUsage(VolumeName.image(clone.uuid)))
+        #expect(before.allocated >= 4_000_000, "\(before)")
+        #expect(try t.sr.releaseBlankTables() == 4, "the four blank-born images")
+        #expect(try t.sr.releaseBlankTables() == 4, "idempotent")
         let usage = try #require(t.sr.repository.volumeUsage(VolumeName.image(clone.uuid)))
         #expect(usage.allocated < 512 << 10, "\(usage)")
+        #expect(try readData(t.sr, clone.uuid, count: 128 << 10, at: 1 << 20) == pattern(128 << 10, seed: 7, at: 1 << 20))
+        try expectConsistent(t.sr, "after giving back the table reserve")
+        for vdi in try t.sr.vdis() { try checkPerfect(t.imagePath(vdi.uuid), "\(vdi.uuid) after release") }
     }
 
     /// The whole size range, and the qemu reading of a blank-born chain.

@@ -82,15 +82,29 @@ public enum VHDBlank {
         try store.writeBytes(footerBytes + header.encode(), at: 0)
         try store.writeBytes(batmap.encodeHeader(currentSize: footer.currentSize), at: batmap.headerOffset)
         try store.writeBytes(footerBytes, at: footerOffset)
-        try releaseUnusedTable(store, after: batmap.headerOffset + UInt64(VHDLimits.batmapHeaderBytes))
         try store.flush()
     }
 
-    /// Gives back the BAT entries past the new image's table: nothing references them.
-    private static func releaseUnusedTable(_ store: any BlockIO, after start: UInt64) throws {
-        guard store.capabilities.canTrim else { return }
-        let from = roundUp(start, to: 4096), to = batmapHeaderOffset / 4096 * 4096
-        guard to > from else { return }
+    /// Gives back the BAT reserve an image made from a blank no longer uses (the entries
+    /// past its table): nothing references those bytes. Not done by `personalize` because a
+    /// hole punch costs milliseconds on a filesystem mounted with discard, on the snapshot's
+    /// path; the background worker does it. False when `store` is not a blank-born image or
+    /// has nothing to give back. Idempotent.
+    @discardableResult
+    public static func releaseUnusedTable(of store: any BlockIO) throws -> Bool {
+        guard store.capabilities.canTrim, store.size >= fileBytes else { return false }
+        let footer = try VHDImage.readFooter(store)
+        guard footer.diskType != .fixed, footer.dataOffset == VHDLimits.headerOffset else { return false }
+        let header = try DynamicDiskHeader.decode(try store.readBytes(count: VHDLimits.headerBytes, at: VHDLimits.headerOffset),
+                                                  file: store.name, offset: VHDLimits.headerOffset, footer: footer)
+        let entries = Int(header.maxTableEntries)
+        guard header.tableOffset == VHDLimits.tableOffset, entries < reservedEntries else { return false }
+        let mapHeaderAt = VHDLimits.tableOffset + BlockAllocationTable.bytes(entryCount: entries)
+        let mapHeader = try store.readBytes(count: VHDLimits.batmapHeaderBytes, at: mapHeaderAt)
+        guard mapHeader.slice(0, 8) == Batmap.cookie, mapHeader.be64(8) == mapOffset else { return false }
+        let from = roundUp(mapHeaderAt + UInt64(VHDLimits.batmapHeaderBytes), to: 4096), to = batmapHeaderOffset / 4096 * 4096
+        guard to > from else { return false }
         try store.discard(at: from, length: Int(to - from))
+        return true
     }
 }
