@@ -101,17 +101,7 @@ struct DiskImageExportTests {
         let dir = try ScratchDirectory()
         guard let (raw, base) = try makeImages(dir) else { return }
         let child = dir.file("child.vhd")
-        // Make the child on a loop of this thread, with the image library's own creator.
-        do {
-            let loop = try EventLoop()
-            let parentStore = try LocalFile.open(base, on: loop, options: .init(readOnly: true))
-            let footer = try VHDImage.open(parentStore, readOnly: true).footer
-            parentStore.close()
-            let childStore = try LocalFile.open(child, on: loop, options: .init(create: true))
-            try VHDCreate.differencing(on: childStore, childPath: child, parentPath: base, parent: footer)
-            try childStore.flush()
-            childStore.close()
-        }
+        try makeDifferencingChild(child, over: base)
         let server = try serve(child, dir)
         defer { server.stop() }
         let client = try RawClient(path: server.socketPath)

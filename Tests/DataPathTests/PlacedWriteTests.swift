@@ -104,16 +104,7 @@ struct PlacedWriteTests {
         guard let made = try runTool("qemu-img", ["convert", "-f", "raw", "-O", "vpc", "-o", "subformat=dynamic,force_size=on",
                                                   baseRaw, base]) else { return }
         #expect(made.status == 0, "\(made.output)")
-        do {
-            let loop = try EventLoop()
-            let parentStore = try LocalFile.open(base, on: loop, options: .init(readOnly: true))
-            let footer = try VHDImage.open(parentStore, readOnly: true).footer
-            parentStore.close()
-            let childStore = try LocalFile.open(child, on: loop, options: .init(create: true))
-            try VHDCreate.differencing(on: childStore, childPath: child, parentPath: base, parent: footer)
-            try childStore.flush()
-            childStore.close()
-        }
+        try makeDifferencingChild(child, over: base)
         var expected = parentData
         let writes = offsets(count: 48, seed: 43).enumerated().map { i, at in (at, pattern(count: 4096, seed: 600 + UInt64(i))) }
         for (at, data) in writes { expected.replaceSubrange(Int(at)..<(Int(at) + data.count), with: data) }

@@ -1,6 +1,7 @@
 import DataPath
 import Foundation
 import Glibc
+import ImageFormats
 import Logging
 import NBD
 import StorageIO
@@ -150,3 +151,16 @@ func runTool(_ name: String, _ arguments: [String], timeout: TimeInterval = 20) 
 
 /// Byte equality that keeps failure messages short (an #expect on two arrays prints both).
 func sameBytes(_ a: [UInt8], _ b: [UInt8]) -> Bool { a == b }
+
+/// Makes `child` an empty differencing VHD over the VHD `base`, with the image library's own
+/// creator, on a loop of the calling thread.
+func makeDifferencingChild(_ child: String, over base: String) throws {
+    let loop = try EventLoop()
+    let parentStore = try LocalFile.open(base, on: loop, options: .init(readOnly: true))
+    let footer = try VHDImage.open(parentStore, readOnly: true).footer
+    parentStore.close()
+    let childStore = try LocalFile.open(child, on: loop, options: .init(create: true))
+    try VHDCreate.differencing(on: childStore, childPath: child, parentPath: base, parent: footer)
+    try childStore.flush()
+    childStore.close()
+}
