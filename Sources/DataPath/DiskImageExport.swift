@@ -351,8 +351,8 @@ public final class DiskImageExport: ExportBackend {
     /// Where the current (or last) leaf-merge stands; nil when none was started.
     public var leafMergeStatus: LeafMergeStatus? { merge?.status }
 
-    /// Starts merging the leaf into its parent while serving: opens `parentPath` writable
-    /// (O_DIRECT unless `direct` is false) and returns at once; the merge runs on this loop.
+    /// Starts merging the leaf into its parent while serving: opens `parentPath` (a file, or
+    /// an `nfs://` URL) writable (O_DIRECT unless `direct` is false) and returns at once; the merge runs on this loop.
     /// `progress` is called on the loop thread at each phase change and after each block.
     /// Call on the loop thread.
     public func startLeafMerge(parentPath: String, direct: Bool = true,
@@ -360,7 +360,7 @@ public final class DiskImageExport: ExportBackend {
         try checkMergeable()
         let store: any BlockIO
         do {
-            store = try LocalFile.open(parentPath, on: loop, options: .init(readOnly: false, direct: direct))
+            store = try ExportFormat.openStore(parentPath, readOnly: false, on: loop, direct: direct)
         } catch let e as BlockIOError {
             if case .open(_, EACCES, _) = e { throw LeafMergeError.parentReadOnly(path: parentPath) }
             throw e

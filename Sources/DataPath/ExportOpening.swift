@@ -34,6 +34,18 @@ extension ExportFormat {
         }
     }
 
+    /// One file as a store: local (O_DIRECT unless `direct` is false), or `nfs://` over its
+    /// own connection to the file's directory, on `loop`.
+    static func openStore(_ path: String, readOnly: Bool, on loop: EventLoop, direct: Bool) throws -> any BlockIO {
+        guard path.hasPrefix("nfs://") else {
+            return try LocalFile.open(path, on: loop, options: .init(readOnly: readOnly, direct: direct))
+        }
+        let (server, p) = try NFSServer.parse(url: path)
+        let slash = p.lastIndex(of: "/")!
+        let directory = slash == p.startIndex ? "/" : String(p[..<slash])
+        return try NFSConnection(server: server, root: directory).openFile("/" + p[p.index(after: slash)...], readOnly: readOnly, on: loop)
+    }
+
     /// An image on an NFS server (`nfs://host/dir/file?nfsport=…`, see `NFSServer.parse`):
     /// one connection to its directory serves the image and its parents, asynchronously on
     /// `loop`. Parents must sit in the same directory, as they do in an SR.

@@ -90,14 +90,28 @@ extension NFSServerTests {
         let tap = try cli.ok("tap-list", "sr-uuid=\(sr.out)", "params=path")
         #expect(tap.contains("nfs://"), "unpaused on the new leaf's URL: \(tap)")
 
-        try cli.ok("vdi-detach", "uuid=\(vdi)")
-        #expect(!GaneshaServer.alive(pid), "vdi-detach stops the daemon")
-
-        // The snapshot holds the data before it, the VDI the data after.
+        // The snapshot holds the data before it.
         let exported = home.path + "/snap.raw"
         try cli.ok("vdi-export", "uuid=\(snap)", "filename=\(exported)", "format=raw")
         let snapData = try #require(FileManager.default.contents(atPath: exported))
         #expect(Array(snapData[(2 << 20)..<(3 << 20)]) == first, "the snapshot holds what was flushed before it")
+
+        // Online leaf-coalesce over NFS: with the snapshot gone, the collector has the daemon
+        // merge the attached leaf into its base (opened over NFS), then swaps it in.
+        try cli.ok("vdi-destroy", "uuid=\(snap)")
+        let gc = try cli.run(["sr-gc", "uuid=\(sr.out)"])
+        #expect(gc.status == 0 && gc.out.contains("leaf-coalesced"), "\(gc.out) \(gc.err)")
+        let again = try NBDClientStore(uri: uri, on: loop)
+        try again.read(into: back, at: 2 << 20)
+        again.close()
+        #expect(Array(back.prefix(second.count)) == second && Array(back.dropFirst(second.count)) == Array(first.dropFirst(second.count)),
+                "the merged VDI serves the same data")
+        #expect(GaneshaServer.alive(pid), "the same daemon serves on")
+
+        try cli.ok("vdi-detach", "uuid=\(vdi)")
+        #expect(!GaneshaServer.alive(pid), "vdi-detach stops the daemon")
+
+        // The VDI holds the data after the snapshot.
         try cli.ok("vdi-export", "uuid=\(vdi)", "filename=\(exported)", "format=raw")
         let vdiData = try #require(FileManager.default.contents(atPath: exported))
         #expect(Array(vdiData[(2 << 20)..<((2 << 20) + second.count)]) == second)
