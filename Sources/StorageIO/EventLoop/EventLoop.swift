@@ -156,9 +156,15 @@ public final class EventLoop {
     public func run(until done: () -> Bool) {
         while !done() {
             precondition(hasOutstandingWork, "EventLoop.run(until:) would wait forever: nothing in flight")
-            runOnce(timeoutNanoseconds: -1)
+            runOnce(timeoutNanoseconds: Self.waitSliceNanoseconds)
         }
     }
+
+    /// The longest one wait of `run(until:)` lasts before it enters the kernel again. A
+    /// completion arrives long before that; the slice only bounds what a missed wake-up
+    /// could cost (seen once in CI: a synchronous write waiting in io_uring_enter forever
+    /// with no request left in the kernel), since entering again collects what is there.
+    static let waitSliceNanoseconds: Int64 = 100_000_000
 
     /// One turn: deliver posted completions, submit queued SQEs, wait (unless work was just
     /// delivered) up to `timeoutNanoseconds` (negative: no limit) and dispatch what completed.
