@@ -27,7 +27,7 @@ public enum CommandDispatch {
         do {
             guard implemented.contains(call.command) else { throw PluginError.unimplemented(command: call.command) }
             if masterOnly.contains(call.command) && !call.isMaster { throw PluginError.notMaster(command: call.command) }
-            let result = try VDIAttachCommands.guarded(context) { try run(context) }
+            let result = try run(context)
             return PluginOutcome(message: .response(result), diagnostics: context.diagnostics)
         } catch {
             let sm = mapped(error, command: call.command)

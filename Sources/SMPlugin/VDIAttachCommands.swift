@@ -29,26 +29,6 @@ enum VDIAttachCommands {
         ])
     }
 
-    /// Commands that remove a VDI's image file.
-    static let removesImage: Set<String> = ["vdi_delete"]
-
-    /// Runs a command that removes the image only while no data path serves it. Snapshot,
-    /// clone and resize, which replace the image, run while it is served: the engine pauses
-    /// the daemon around them (`TapDataPathControl`, installed by `PluginContext`), as SM
-    /// pauses tapdisk. Other commands just run.
-    static func guarded<T>(_ c: PluginContext, _ body: () throws -> T) throws -> T {
-        guard removesImage.contains(c.call.command), let sr = try? c.call.requireSR(),
-              let vdi = try? c.call.requireVDI() else { return try body() }
-        let l = DataPathLauncher(runDirectory: c.environment.runDirectory, sr: sr, vdi: vdi)
-        return try l.exclusively {
-            if let pid = l.runningPID() {
-                c.log("\(c.call.command) refused: sm-tapdisk (pid \(pid)) serves \(vdi); detach it first")
-                throw SREngineError.vdiInUse(uuid: vdi)
-            }
-            return try body()
-        }
-    }
-
     /// vdi_activate: the daemon already serves the VDI from attach; checks it still exists.
     static func activate(_ c: PluginContext) throws -> XMLRPCValue {
         _ = try c.attachSR().vdi(try c.call.requireVDI())

@@ -8,8 +8,11 @@ public protocol DataPathControl: Sendable {
     func pause(sr: String, vdi: String) throws -> Bool
     /// Resumes a daemon `pause` paused, serving the image at `path`.
     func unpause(sr: String, vdi: String, path: String) throws
-    /// True while a daemon serves `vdi`: it may not be destroyed, nor merged offline.
+    /// True while a daemon serves `vdi`: it is then merged online, not offline.
     func isServed(sr: String, vdi: String) -> Bool
+    /// Runs `body` (an operation that removes `vdi`'s image) only if no daemon serves the VDI,
+    /// and keeps one from starting until `body` returns; else throws VDIInUse.
+    func unlessServed<T>(sr: String, vdi: String, _ body: () throws -> T) throws -> T
     /// Asks the daemon serving leaf `vdi` to merge it into its parent at `parentPath` while
     /// serving (guest writes mirrored, so it converges under any write load).
     func startLeafMerge(sr: String, vdi: String, parentPath: String) throws
@@ -74,8 +77,9 @@ extension AttachedSR {
         return result
     }
 
-    /// Refuses an operation on a VDI a daemon serves.
-    func refuseIfServed(_ vdi: String) throws {
-        if options.dataPath?.isServed(sr: uuid, vdi: vdi) == true { throw SREngineError.vdiInUse(uuid: vdi) }
+    /// Runs `body` unless a daemon serves `vdi` (then VDIInUse), no attach starting meanwhile.
+    func unlessServed<T>(_ vdi: String, _ body: () throws -> T) throws -> T {
+        guard let control = options.dataPath else { return try body() }
+        return try control.unlessServed(sr: uuid, vdi: vdi, body)
     }
 }

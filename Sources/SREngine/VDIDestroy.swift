@@ -11,8 +11,7 @@ extension AttachedSR {
     }
 
     private func destroyWithoutKick(_ vdi: String) throws {
-        try refuseIfServed(vdi)
-        try withVDILock(vdi) {
+        try unlessServed(vdi) { try withVDILock(vdi) {
             try withSRLock {
                 let meta = try metadata()
                 guard let record = meta.vdis[vdi] else { throw SREngineError.vdiNotFound(uuid: vdi) }
@@ -25,7 +24,7 @@ extension AttachedSR {
                 try begin(journal)
                 try runDestroy(journal)
             }
-        }
+        } }
     }
 
     /// Hidden ancestors that no other image needs once `vdi` is gone, nearest first.

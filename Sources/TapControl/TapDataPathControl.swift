@@ -45,6 +45,14 @@ public final class TapDataPathControl: DataPathControl, @unchecked Sendable {
         DataPathLauncher(runDirectory: runDirectory, sr: sr, vdi: vdi).runningPID() != nil
     }
 
+    public func unlessServed<T>(sr: String, vdi: String, _ body: () throws -> T) throws -> T {
+        let launcher = DataPathLauncher(runDirectory: runDirectory, sr: sr, vdi: vdi)
+        return try launcher.exclusively {
+            if launcher.runningPID() != nil { throw SREngineError.vdiInUse(uuid: vdi) }
+            return try body()
+        }
+    }
+
     public func startLeafMerge(sr: String, vdi: String, parentPath: String) throws {
         try controlled(sr, vdi, "starting its live leaf-merge") { try $0.merge(parentPath: parentPath) }
     }

@@ -2,6 +2,7 @@ import ImageFormats
 import StorageIO
 import StorageSimulation
 import Testing
+import TestSupport
 
 @testable import SREngine
 
@@ -18,11 +19,11 @@ import Testing
         let loop: EventLoop
         let sourceDisk: SimulatedDisk
         var targetDisk: SimulatedDisk
-        var rng: SplitMix
+        var rng: SeededGenerator
 
         init(seed: UInt64, faults: FaultPlan) throws {
             loop = try EventLoop()
-            rng = SplitMix(state: seed)
+            rng = SeededGenerator(seed: seed)
             sourceDisk = SimulatedDisk(.init(name: "child.vhd", size: 0, alignment: 512), seed: seed, loop: loop, faults: faults)
             targetDisk = SimulatedDisk(.init(name: "parent.vhd", size: 0, alignment: 512), seed: seed &+ 1,
                                        loop: loop, faults: faults)
@@ -131,7 +132,7 @@ import Testing
         var pair = try Pair(seed: seed, faults: Self.reordering)
         let expected = try pair.chainContent()
         var plan = Self.reordering
-        var rng = SplitMix(state: seed &* 7919)
+        var rng = SeededGenerator(seed: seed &* 7919)
         plan.powerLossAfterRequests = Int.random(in: 1...40, using: &rng)
         pair.targetDisk.crash()  // nothing is pending: the setup closed its images
         pair.targetDisk = pair.targetDisk.restart(faults: plan)

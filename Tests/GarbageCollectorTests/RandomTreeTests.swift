@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @testable import SREngine
 
@@ -9,7 +10,7 @@ import Testing
 @Suite struct RandomTreeTests {
     /// Builds a random tree; returns the model of every visible VDI's content.
     static func build(_ sr: AttachedSR, seed: UInt64, operations: Int) throws -> ContentModel {
-        var rng = SplitMix(state: seed)
+        var rng = SeededGenerator(seed: seed)
         var model = ContentModel()
         let size = Int(16 << 20)
         func pick() -> String? {

@@ -95,7 +95,7 @@ import Testing
         let loop = try makeLoop()
         let dir = TempDir()
         let original = bytes(Self.fixtures + "/good-diff.vhd")
-        var rng = SeededRandom(seed: 2024)
+        var rng = SeededGenerator(seed: 2024)
         for round in 0..<300 {
             var damaged = original
             for _ in 0..<Int.random(in: 1...4, using: &rng) {

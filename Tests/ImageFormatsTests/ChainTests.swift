@@ -12,7 +12,7 @@ import Testing
     func buildChain(_ dir: TempDir, loop: EventLoop, depth: Int, size: UInt64, seed: UInt64,
                     writesPerLayer: Int, granuleSectors: Int = 1) throws -> (String, ReferenceDisk) {
         var model = ReferenceDisk(size: size)
-        var rng = SeededRandom(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         var path = dir.file("layer0.vhd")
         var parentFooter = try VHDCreate.dynamic(on: try openStore(path, on: loop, create: true), size: size)
         for level in 0..<depth {

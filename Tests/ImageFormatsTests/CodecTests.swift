@@ -1,6 +1,7 @@
 import StorageIO
 import StorageSimulation
 import Testing
+import TestSupport
 
 @testable import ImageFormats
 
@@ -168,7 +169,7 @@ import Testing
         let loop = try EventLoop()
         let disk = SimulatedDisk(.init(size: 64 << 10, alignment: 4096, transferBytesMax: 16 << 10), seed: 3, loop: loop)
         var expected = [UInt8](repeating: 0, count: 64 << 10)
-        var rng = SeededRandom(seed: 8)
+        var rng = SeededGenerator(seed: 8)
         for _ in 0..<200 {
             let length = Int.random(in: 1...(40 << 10), using: &rng)
             let at = Int.random(in: 0...((64 << 10) - length), using: &rng)

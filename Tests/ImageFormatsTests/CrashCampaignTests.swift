@@ -2,6 +2,7 @@ import Glibc
 import StorageIO
 import StorageSimulation
 import Testing
+import TestSupport
 
 @testable import ImageFormats
 
@@ -57,7 +58,7 @@ import Testing
         fresh.crash()
         var disk = fresh
         var model = Model(durable: parentData)
-        var rng = SeededRandom(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         for round in 0..<3 {
             var plan = FaultPlan()
             plan.powerLossAfterRequests = Int.random(in: 1...200, using: &rng)
@@ -68,7 +69,7 @@ import Testing
         }
     }
 
-    func workload(_ disk: SimulatedDisk, parent: RawImage, model: inout Model, rng: inout SeededRandom, salt: UInt64) throws {
+    func workload(_ disk: SimulatedDisk, parent: RawImage, model: inout Model, rng: inout SeededGenerator, salt: UInt64) throws {
         do {
             let chain = try ImageChain(layers: [try VHDImage.open(disk), parent])
             for i in 0..<50 {

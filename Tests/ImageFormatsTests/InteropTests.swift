@@ -12,7 +12,7 @@ import Testing
 
     /// Fills an image and the reference model with the same random writes.
     func fill(_ image: any DiskImage, _ model: inout ReferenceDisk, seed: UInt64, count: Int) throws {
-        var rng = SeededRandom(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         for i in 0..<count {
             let sectors = Int.random(in: 1...256, using: &rng)
             let off = UInt64.random(in: 0...(image.virtualSize / 512 - UInt64(sectors)), using: &rng) * 512

@@ -12,25 +12,13 @@ func openStore(_ path: String, on loop: EventLoop, create: Bool = false, readOnl
     try LocalFile.open(path, on: loop, options: .init(readOnly: readOnly, create: create))
 }
 
-/// A deterministic generator (splitmix64) so failures replay from their seed.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Sector-filled pattern bytes that name their origin (seed, sector), so a misplaced
 /// sector shows up as a mismatch.
 func pattern(count: Int, seed: UInt64, at offset: UInt64) -> [UInt8] {
     var out = [UInt8](repeating: 0, count: count)
     for s in 0..<(count / 512) {
-        var r = SeededRandom(seed: seed &* 1_000_003 &+ (offset / 512 + UInt64(s)))
+        var r = SeededGenerator(seed: seed &* 1_000_003 &+ (offset / 512 + UInt64(s)))
         for i in stride(from: 0, to: 512, by: 8) {
             let v = r.next()
             for k in 0..<8 { out[s * 512 + i + k] = UInt8(truncatingIfNeeded: v >> (8 * k)) }

@@ -11,7 +11,7 @@ import Testing
         let path = dir.file("d.vhd")
         let size: UInt64 = 64 << 20
         var model = ReferenceDisk(size: size)
-        var rng = SeededRandom(seed: 7)
+        var rng = SeededGenerator(seed: 7)
         do {
             let store = try openStore(path, on: loop, create: true)
             try VHDCreate.dynamic(on: store, size: size)
@@ -52,7 +52,7 @@ import Testing
         var model = ReferenceDisk(size: size)
         let image = try VHDImage.open(store)
         image.bitmapCacheLimit = 64
-        var rng = SeededRandom(seed: 77)
+        var rng = SeededGenerator(seed: 77)
         for i in 0..<Int(size / 4096) {
             let sector = UInt64.random(in: 0..<8, using: &rng)
             let data = pattern(count: 512, seed: UInt64(i), at: UInt64(i) * 4096 + sector * 512)

@@ -3,6 +3,7 @@ import Glibc
 import ImageFormats
 import StorageIO
 import Testing
+import TestSupport
 
 @testable import SREngine
 
@@ -132,7 +133,7 @@ import Testing
     /// SIGKILL at random instants of a run (seeded; the seed is in every message).
     @Test func killedAtRandomInstants() throws {
         let seed = UInt64(ProcessInfo.processInfo.environment["SM_GC_KILL_SEED"] ?? "") ?? UInt64(time(nil))
-        var rng = SplitMix(state: seed)
+        var rng = SeededGenerator(seed: seed)
         for round in 0..<6 {
             let s = CLISession()
             let p = try Self.prepare(s)

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 
 @testable import SREngine
 
@@ -77,7 +78,7 @@ import Testing
     /// Kills at random instants (seeded; the seed is in every message).
     @Test func killedAtRandomInstants() throws {
         let seed = UInt64(ProcessInfo.processInfo.environment["SM_KILL_SEED"] ?? "") ?? UInt64(time(nil))
-        var rng = SplitMix(state: seed)
+        var rng = SeededGenerator(seed: seed)
         let s = CLISession()
         let p = try prepare(s)
         let ops = ["create", "snapshot", "clone", "destroy", "resize"]
@@ -99,14 +100,3 @@ import Testing
     }
 }
 
-/// splitmix64: a small seeded generator so a failing run replays from its seed.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -33,6 +33,9 @@ struct TapCommandTests {
 
         let io = try runTool("qemu-io", ["-f", "raw", "-c", "write -P 0x11 0 128k", "-c", "read -P 0x11 0 128k", uri])
         #expect(io.status == 0, "\(io.output)")
+        // A served VDI cannot be destroyed: the daemon holds its image.
+        try s.fails(["vdi-destroy", "uuid=\(vdi)"], name: "VDIInUse", code: 24)
+        #expect(FileManager.default.fileExists(atPath: s.image(sr, vdi)))
 
         let list = try s.ok("tap-list")
         #expect(list.contains("vdi-uuid ( RO)") && list.contains(vdi) && list.contains("state ( RO): serving"), "\(list)")

@@ -1,15 +1,15 @@
-/// A deterministic random generator for tests (xorshift64*): the same seed, the same run,
+/// A deterministic random generator for tests (splitmix64): the same seed, the same run,
 /// so a failure names the seed that replays it.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
-    /// Any seed; 0 is replaced (xorshift would stay at 0).
-    public init(seed: UInt64) { state = seed == 0 ? 0x2545_F491_4F6C_DD1D : seed }
+    public init(seed: UInt64) { state = seed }
 
     public mutating func next() -> UInt64 {
-        state ^= state >> 12
-        state ^= state << 25
-        state ^= state >> 27
-        return state &* 0x2545_F491_4F6C_DD1D
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
