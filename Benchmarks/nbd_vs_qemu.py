@@ -10,9 +10,18 @@ image for every run and a bounded io_size (each 4 KiB written at most once).
 
 Each round runs every job once on every target; the order of the targets rotates every
 round so a slow spell of the shared host does not always hit the same one. Ratios are taken
-per round (same job, minutes apart), then summarised as median (min-max).
+per round (same job, minutes apart), then summarised as median (min-max). `raw-fio` (fio's own
+io_uring engine, O_DIRECT, on the raw file holding the same data) runs in every round as the
+ceiling: what the disk gives without NBD or an image format.
 
-usage: nbd_vs_qemu.py WORKDIR ROUNDS RUNTIME [--size-gib N] [--jobs a,b] [--poll-us N] [--bin DIR]
+Placement (--pin, default "auto"): every server runs on one CPU and every fio on another, the
+same for all targets. Without it this VM's scheduler tends to put the client and the server on
+the same vCPU, where they take turns instead of overlapping, and the result measures that
+packing more than the server (see BENCHMARKS.md). "auto" puts the servers on the CPU that
+takes the disk's interrupts and the client on another; "none" leaves placement to the kernel;
+"S:C" names the CPUs.
+
+usage: nbd_vs_qemu.py WORKDIR ROUNDS RUNTIME [--size-gib N] [--jobs a,b] [--poll-us N] [--pin P] [--bin DIR]
 """
 import argparse
 import json
@@ -23,6 +32,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+PLACEMENT = {"server": [], "client": []}  # taskset prefixes, set once from --pin
 
 QEMU_NBD = ["qemu-nbd", "--cache=none", "--aio=io_uring", "--persistent", "--shared=8", "-t"]
 
@@ -39,7 +50,7 @@ class Server:
         if os.path.exists(socket):
             os.unlink(socket)
         self.log = open(socket + ".log", "w")
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(PLACEMENT["server"] + argv, stdout=self.log, stderr=subprocess.STDOUT)
         self.uri = f"nbd+unix:///{export}?socket={socket}"
         for _ in range(200):
             if os.path.exists(socket):
@@ -81,8 +92,10 @@ def qemu(name, work, image, fmt):
     return Server(name, QEMU_NBD + ["-f", fmt, f"--socket={sock}", image], sock, "")
 
 
-def fio(uri, spec, runtime, empty):
-    cmd = ["fio", "--name=j", "--output-format=json", "--ioengine=nbd", f"--uri={uri}",
+def fio(uri, spec, runtime, empty, raw_file=None):
+    target = ([f"--filename={raw_file}", "--ioengine=io_uring", "--direct=1"] if raw_file
+              else ["--ioengine=nbd", f"--uri={uri}"])
+    cmd = PLACEMENT["client"] + ["fio", "--name=j", "--output-format=json"] + target + [
            f"--rw={spec['rw']}", f"--bs={spec['bs']}", f"--iodepth={spec['qd']}", "--randrepeat=0"]
     if empty:
         # Each 4 KiB at most once (fio's random map): every write lands on unwritten sectors.
@@ -99,7 +112,7 @@ def fio(uri, spec, runtime, empty):
 
 
 def jobs_matrix(runtime):
-    full = ["ours", "qemu-vpc", "qemu-qcow2"]
+    full = ["ours", "qemu-vpc", "qemu-qcow2", "raw-fio"]
     empty = ["ours-empty", "qemu-vpc-empty", "qemu-qcow2-empty"]
     jobs = []
     for qd in (1, 32, 128):
@@ -133,12 +146,59 @@ def prepare(work, size_gib, bin_dir):
     for _ in range(29):
         sh(cli, "vdi-snapshot", f"uuid={deep}", env=env)
     paths = {"ours": f"{work}/ours.vhd", "qemu-vpc": f"{work}/qemu.vhd", "qemu-qcow2": f"{work}/full.qcow2",
-             "chain30": f"{work}/sr/{sr}/{deep}.vhd", "empty-vhd": f"{work}/empty.vhd", "size": f"{size_gib}G"}
+             "chain30": f"{work}/sr/{sr}/{deep}.vhd", "raw": raw, "empty-vhd": f"{work}/empty.vhd", "size": f"{size_gib}G"}
     for role in ("ours", "qemu-vpc"):
         shutil.copyfile(f"{work}/sr/{sr}/{flat}.vhd", paths[role])
     shutil.copyfile(f"{work}/sr/{sr}/{blank}.vhd", paths["empty-vhd"])
     sh("qemu-img", "convert", "-f", "raw", "-O", "qcow2", "-t", "none", raw, paths["qemu-qcow2"])
+    for role in ("raw", "ours", "qemu-vpc", "qemu-qcow2", "chain30"):
+        rewrite_in_place(paths[role])
     return paths
+
+
+def rewrite_in_place(path):
+    """Writes every block of `path` once more with its own bytes (O_DIRECT). A fresh copy sits
+    on blocks this VM's discard-mounted disk gave back to the host, and the first write to
+    each costs a host allocation: measured here, randwrite QD32 ran at half speed on a fresh
+    copy. Done for every target's file, so none of them pays it during a run."""
+    copy = path + ".rewrite"
+    sh("dd", f"if={path}", f"of={copy}", "bs=1M", "iflag=direct", "status=none")
+    sh("dd", f"if={copy}", f"of={path}", "bs=1M", "oflag=direct", "conv=notrunc", "status=none")
+    os.unlink(copy)
+
+
+def place(pin):
+    """Sets where servers and clients run (see the module's docstring)."""
+    if pin == "none":
+        return
+    if pin == "auto":
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            return
+        server = disk_irq_cpu(cpus) or cpus[-1]
+        client = next(c for c in cpus if c != server)
+    else:
+        server, client = (int(x) for x in pin.split(":"))
+    PLACEMENT["server"] = ["taskset", "-c", str(server)]
+    PLACEMENT["client"] = ["taskset", "-c", str(client)]
+    print(f"placement: servers on CPU {server}, fio on CPU {client}", flush=True)
+
+
+def disk_irq_cpu(cpus):
+    """The CPU that has taken most interrupts of the disk's request queues (virtio-blk, NVMe)."""
+    best, most = None, 0
+    try:
+        lines = open("/proc/interrupts").read().splitlines()
+    except OSError:
+        return None
+    for line in lines[1:]:
+        if not (("virtio" in line and "-req" in line) or "nvme" in line):
+            continue
+        counts = line.split()[1:1 + len(lines[0].split())]
+        for i, n in enumerate(counts):
+            if n.isdigit() and i in cpus and int(n) > most:
+                best, most = i, int(n)
+    return best
 
 
 def empty_server(target, work, paths, poll_us, bin_dir):
@@ -175,10 +235,12 @@ def summarise(records, jobs):
                 continue
             iops = [r["iops"] for r in rs]
             med = lambda k: statistics.median(r[k] for r in rs)
+            cpu = "-" if t == "raw-fio" else f"{med('cpu_pct'):.0f}"
             print(f"| {name} | {t} | {statistics.median(iops):,.0f} ({min(iops):,.0f}–{max(iops):,.0f}) | "
-                  f"{med('mib_s'):,.1f} | {med('p50_us'):,.0f} / {med('p99_us'):,.0f} | {med('cpu_pct'):.0f} |")
-    print("\n| job | ours / qemu-nbd vpc | ours / qemu-nbd qcow2 | depth 30 / depth 1 | p99 ours / qemu vpc |")
-    print("|---|---|---|---|---|")
+                  f"{med('mib_s'):,.1f} | {med('p50_us'):,.0f} / {med('p99_us'):,.0f} | {cpu} |")
+    print("\n| job | ours / qemu-nbd vpc | ours / qemu-nbd qcow2 | depth 30 / depth 1 | p99 ours / qemu vpc "
+          "| ours / raw fio | qemu vpc / raw fio |")
+    print("|---|---|---|---|---|---|---|")
     for name, _, targets in jobs:
         rounds = {}
         for r in records:
@@ -188,7 +250,8 @@ def summarise(records, jobs):
         mine = targets[0]
         print(f"| {name} | {median_range(ratio(mine, targets[1]))} | {median_range(ratio(mine, targets[2]))} | "
               f"{median_range(ratio('ours-chain30', 'ours')) if 'ours-chain30' in targets else '-'} | "
-              f"{median_range(ratio(mine, targets[1], 'p99_us'))} |")
+              f"{median_range(ratio(mine, targets[1], 'p99_us'))} | "
+              f"{median_range(ratio(mine, 'raw-fio'))} | {median_range(ratio(targets[1], 'raw-fio'))} |")
 
 
 def main():
@@ -199,16 +262,19 @@ def main():
     p.add_argument("--size-gib", type=int, default=1)
     p.add_argument("--jobs", default="", help="comma-separated job names (default: all)")
     p.add_argument("--poll-us", type=int, default=0)
+    p.add_argument("--pin", default="auto", help='"auto", "none" or SERVER_CPU:CLIENT_CPU')
     p.add_argument("--bin", required=True)
     p.add_argument("--reuse", action="store_true", help="keep WORKDIR's images from a previous run")
     a = p.parse_args()
     work = os.path.abspath(a.work)
+    place(a.pin)
     jobs = jobs_matrix(a.runtime)
     if a.jobs:
         wanted = set(a.jobs.split(","))
         jobs = [j for j in jobs if j[0] in wanted]
     if a.reuse and os.path.exists(f"{work}/paths.json"):
         paths = json.load(open(f"{work}/paths.json"))
+        paths.setdefault("raw", f"{work}/raw.img")
     else:
         paths = prepare(work, a.size_gib, a.bin)
         json.dump(paths, open(f"{work}/paths.json", "w"))
@@ -229,16 +295,21 @@ def main():
                 shift = (rnd - 1) % len(targets)
                 for t in targets[shift:] + targets[:shift]:
                     empty = t.endswith("-empty")
-                    server = empty_server(t, work, paths, a.poll_us, a.bin) if empty else servers[t]
-                    try:
-                        cpu0, t0 = server.cpu_seconds(), time.monotonic()
-                        cmd, m = fio(server.uri, spec, a.runtime, empty)
-                        m["cpu_pct"] = 100 * (server.cpu_seconds() - cpu0) / (time.monotonic() - t0)
-                    finally:
-                        if empty:
-                            server.stop()
+                    if t == "raw-fio":
+                        cmd, m = fio(None, spec, a.runtime, False, raw_file=paths["raw"])
+                        m["cpu_pct"], server_argv = 0, "-"
+                    else:
+                        server = empty_server(t, work, paths, a.poll_us, a.bin) if empty else servers[t]
+                        try:
+                            cpu0, t0 = server.cpu_seconds(), time.monotonic()
+                            cmd, m = fio(server.uri, spec, a.runtime, empty)
+                            m["cpu_pct"] = 100 * (server.cpu_seconds() - cpu0) / (time.monotonic() - t0)
+                        finally:
+                            if empty:
+                                server.stop()
+                        server_argv = " ".join(server.proc.args)
                     rec = dict(m, round=rnd, job=name, target=t, loadavg=open("/proc/loadavg").read().split()[0],
-                               fio=" ".join(cmd), server=" ".join(server.proc.args))
+                               fio=" ".join(cmd), server=server_argv)
                     records.append(rec)
                     results.write(json.dumps(rec) + "\n")
                     results.flush()

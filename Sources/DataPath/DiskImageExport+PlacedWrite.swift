@@ -18,7 +18,7 @@ extension DiskImageExport {
     /// Starts `r` as placed writes; false (nothing started) when its range or placements are
     /// not aligned for the top store, so the synchronous path takes it.
     func startPlacedWrite(_ r: ExportRequest, _ placed: any PlacedWriting) -> Bool {
-        let store = image.layerStores[0]
+        let store = stores[0]
         let mask = UInt64(store.capabilities.alignment - 1)
         guard r.offset & mask == 0, UInt64(r.length) & mask == 0 else { return false }
         var allocating = false
@@ -66,7 +66,7 @@ extension DiskImageExport {
         let count = pieceCount(r, placed)
         while r.subrequests.count < count { r.subrequests.append(makeSubrequest(for: r)) }
         r.pendingCount += count
-        let store = image.layerStores[0]
+        let store = stores[0]
         for i in 0..<count {
             let (virtual, length) = piece(r, i, placed)
             let io = r.subrequests[i]

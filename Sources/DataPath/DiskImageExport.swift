@@ -23,6 +23,8 @@ import StorageIO
 /// `startLeafMerge(parentPath:progress:)`, `leafMergeStatus` (`LiveLeafMerge`).
 public final class DiskImageExport: ExportBackend {
     public let image: any DiskImage
+    /// The image's layer stores, top first (taken once: asking the image makes an array).
+    let stores: [any BlockIO]
     public let features: ExportFeatures
     public let loop: EventLoop
     /// Whether an overwrite of top-layer data may go straight to the top store.
@@ -47,8 +49,9 @@ public final class DiskImageExport: ExportBackend {
     public init(image: any DiskImage, readOnly: Bool = false) {
         precondition(!image.layerStores.isEmpty, "an image without a store")
         self.image = image
-        self.loop = image.layerStores[0].loop
         let stores = image.layerStores
+        self.stores = stores
+        self.loop = stores[0].loop
         let alignment = max(Int(sectorBytes), stores.map { $0.capabilities.alignment }.max()!)
         let transfer = min(DataPathLimits.payloadBytesMax, stores.map { $0.capabilities.transferBytesMax }.min()!)
         features = ExportFeatures(isReadOnly: readOnly || image.isReadOnly, minimumBlock: alignment,
@@ -137,17 +140,15 @@ public final class DiskImageExport: ExportBackend {
     // MARK: Reads
 
     private func startRead(_ r: ExportRequest) {
-        let extents: [ReadExtent]
         do {
-            extents = try image.resolve(at: VirtualOffset(r.offset), length: UInt64(r.length))
+            try image.resolve(at: VirtualOffset(r.offset), length: UInt64(r.length), into: &r.plan)
         } catch {
             completeLater(r, error: NBDErrorMapping.nbdError(error), phaseDone: Phase.posted)
             return
         }
-        let stores = image.layerStores
         var hostCount = 0
         var aligned = true
-        for e in extents {
+        for e in r.plan {
             guard case let .host(layer, host) = e.source else { continue }
             hostCount += 1
             let mask = UInt64(stores[layer].capabilities.alignment - 1)
@@ -172,7 +173,7 @@ public final class DiskImageExport: ExportBackend {
         r.phase = Phase.reading
         r.pendingCount = hostCount
         var next = 0
-        for e in extents {
+        for e in r.plan {
             let start = Int(e.virtualOffset.bytes - r.offset)
             switch e.source {
             case .zero:
@@ -276,9 +277,10 @@ public final class DiskImageExport: ExportBackend {
     /// Writes `r` straight to the top store when every byte of it is top-layer data;
     /// false (nothing started) otherwise.
     private func startOverwrite(_ r: ExportRequest) -> Bool {
-        guard let extents = try? image.resolve(at: VirtualOffset(r.offset), length: UInt64(r.length)),
-              !extents.isEmpty else { return false }
-        let store = image.layerStores[0]
+        guard (try? image.resolve(at: VirtualOffset(r.offset), length: UInt64(r.length), into: &r.plan)) != nil,
+              !r.plan.isEmpty else { return false }
+        let extents = r.plan
+        let store = stores[0]
         let mask = UInt64(store.capabilities.alignment - 1)
         for e in extents {
             guard case let .host(layer, host) = e.source, layer == 0,

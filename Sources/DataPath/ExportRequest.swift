@@ -1,3 +1,4 @@
+import ImageFormats
 import NBD
 import StorageIO
 
@@ -32,11 +33,14 @@ public final class ExportRequest {
     public var firstError: NBDError?
     /// Backend scratch: flush once every subrequest is done.
     public var flushAfterSubrequests = false
+    /// Backend scratch: where an image maps this request (kept, so resolving allocates nothing).
+    var plan: [ReadExtent] = []
 
     var onComplete: ((ExportRequest) -> Void)?
 
     init() {
         extents.reserveCapacity(16)
+        plan.reserveCapacity(8)
     }
 
     var fua: Bool { flags.contains(.fua) }

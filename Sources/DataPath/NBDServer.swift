@@ -122,15 +122,21 @@ public final class NBDServer {
         cache = BufferCache(payloadBytesMax: max(payloadMax, DataPathLimits.bufferBytesMin))
         cache.prewarm(count: DataPathLimits.slotsPerConnection, bytes: 4096)
         let stopFD = stopHandle.readFD
-        stopWatch = loop.watch(fd: stopFD, events: .readable) { [weak self] _ in
+        // Not weak: a weak reference gives the server a refcount side table, which slows every
+        // retain and release of it on the hot path. deinit cancels the watches.
+        stopWatch = loop.watch(fd: stopFD, events: .readable) { [unowned(unsafe) self] _ in
             var drain = [UInt8](repeating: 0, count: 16)
             _ = Glibc.read(stopFD, &drain, drain.count)
-            self?.stop()
+            self.stop()
         }
     }
 
     deinit {
-        for l in listeners { Glibc.close(l.fd) }
+        stopWatch?.cancel()
+        for l in listeners {
+            l.watch?.cancel()
+            Glibc.close(l.fd)
+        }
     }
 
     /// Listens on a Unix socket at `path` (mode 0600), replacing a stale socket file.
@@ -155,7 +161,7 @@ public final class NBDServer {
     }
 
     func watchListener(_ fd: Int32) -> FDWatch {
-        loop.watch(fd: fd, events: .readable) { [weak self] _ in self?.acceptAll(fd) }
+        loop.watch(fd: fd, events: .readable) { [unowned(unsafe) self] _ in self.acceptAll(fd) }
     }
 
     /// Stops or resumes reading requests and accepting clients (pause, unpause).

@@ -19,6 +19,9 @@ public protocol DiskImage: AnyObject {
     /// Maps `[offset, offset+length)` to the extents that hold it, in order, without I/O on
     /// data (it may read metadata not yet cached, such as a sector bitmap).
     func resolve(at offset: VirtualOffset, length: UInt64) throws -> [ReadExtent]
+    /// `resolve(at:length:)` into `out` (emptied first, capacity kept): the data path's
+    /// form, which allocates nothing once `out` has grown to a request's extent count.
+    func resolve(at offset: VirtualOffset, length: UInt64, into out: inout [ReadExtent]) throws
     func write(_ data: UnsafeRawBufferPointer, at offset: VirtualOffset) throws
     /// Makes every completed write durable, together with the metadata that finds it.
     func flush() throws
@@ -29,6 +32,13 @@ public protocol DiskImage: AnyObject {
 }
 
 extension DiskImage {
+    /// The default for formats off the hot path: resolves into a new array, then copies.
+    public func resolve(at offset: VirtualOffset, length: UInt64, into out: inout [ReadExtent]) throws {
+        let extents = try resolve(at: offset, length: length)
+        out.removeAll(keepingCapacity: true)
+        out.append(contentsOf: extents)
+    }
+
     /// Checks a request's range: whole sectors, inside the disk.
     func validateRange(_ offset: VirtualOffset, _ length: UInt64) throws {
         let sector = VHDLimits.sectorBytes

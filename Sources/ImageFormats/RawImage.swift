@@ -25,9 +25,16 @@ public final class RawImage: ImageLayer {
     public func blockSummary(_ block: Int) -> LayerBlock? { .full(dataStart: HostOffset(UInt64(block) * blockBytes)) }
 
     public func resolve(at offset: VirtualOffset, length: UInt64) throws -> [ReadExtent] {
+        var out: [ReadExtent] = []
+        try resolve(at: offset, length: length, into: &out)
+        return out
+    }
+
+    public func resolve(at offset: VirtualOffset, length: UInt64, into out: inout [ReadExtent]) throws {
         try validateRange(offset, length)
-        guard length > 0 else { return [] }
-        return [ReadExtent(virtualOffset: offset, length: length, source: .host(layer: 0, offset: HostOffset(offset.bytes)))]
+        out.removeAll(keepingCapacity: true)
+        guard length > 0 else { return }
+        out.append(ReadExtent(virtualOffset: offset, length: length, source: .host(layer: 0, offset: HostOffset(offset.bytes))))
     }
 
     public func write(_ data: UnsafeRawBufferPointer, at offset: VirtualOffset) throws {

@@ -55,8 +55,14 @@ public final class ImageChain: DiskImage {
     }
 
     public func resolve(at offset: VirtualOffset, length: UInt64) throws -> [ReadExtent] {
-        try validateRange(offset, length)
         var out: [ReadExtent] = []
+        try resolve(at: offset, length: length, into: &out)
+        return out
+    }
+
+    public func resolve(at offset: VirtualOffset, length: UInt64, into out: inout [ReadExtent]) throws {
+        try validateRange(offset, length)
+        out.removeAll(keepingCapacity: true)
         var pos = offset.bytes
         let end = offset.bytes + length, blockBytes = map.blockBytes
         while pos < end {
@@ -65,7 +71,6 @@ public final class ImageChain: DiskImage {
             try map.appendExtents(&out, block: Int(pos / blockBytes), from: inBlock, length: n)
             pos += n
         }
-        return out
     }
 
     public func write(_ data: UnsafeRawBufferPointer, at offset: VirtualOffset) throws {

@@ -192,8 +192,14 @@ public final class VHDImage: ImageLayer {
     }
 
     public func resolve(at offset: VirtualOffset, length: UInt64) throws -> [ReadExtent] {
-        try validateRange(offset, length)
         var out: [ReadExtent] = []
+        try resolve(at: offset, length: length, into: &out)
+        return out
+    }
+
+    public func resolve(at offset: VirtualOffset, length: UInt64, into out: inout [ReadExtent]) throws {
+        try validateRange(offset, length)
+        out.removeAll(keepingCapacity: true)
         var pos = offset.bytes
         let end = offset.bytes + length
         while pos < end {
@@ -204,7 +210,6 @@ public final class VHDImage: ImageLayer {
                                    blockBytes: blockBytes)
             pos += n
         }
-        return out
     }
 
     /// Checks the image as it is on disk (unflushed changes are not seen).
