@@ -42,6 +42,9 @@ public enum DataPathLimits {
     public static let pollBytesInFlightMax = 1 << 20
     /// The longest poll window a server may be configured with (it burns CPU while busy).
     public static let pollNanosecondsMax: Int64 = 10_000_000
+    /// The daemon's poll window unless told otherwise: longer than the gaps between
+    /// completions of a QD32 4 KiB load here, so a busy loop does not halt its vCPU.
+    public static let pollNanosecondsDefault: Int64 = 200_000
     /// The longest Unix socket path (sun_path holds 108 bytes with the terminator).
     public static let unixPathBytesMax = 107
     /// Control socket clients served at once (tools, the engine); more are closed at once.

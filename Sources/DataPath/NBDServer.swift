@@ -234,6 +234,7 @@ public final class NBDServer {
         let spin = UInt64(configuration.pollNanoseconds)
         var lastWork: UInt64 = 0
         var lastSweep = monotonicNanoseconds()
+        var governor = PollGovernor()
         while !(isStopping && connections.isEmpty && pauseState != .draining) {
             runDeferred()
             let now = monotonicNanoseconds()
@@ -248,11 +249,12 @@ public final class NBDServer {
                 continue
             }
             if spin > 0 && requestsInFlight >= DataPathLimits.pollDepthMin
-                && bytesInFlight <= DataPathLimits.pollBytesInFlightMax {
+                && bytesInFlight <= DataPathLimits.pollBytesInFlightMax && governor.mayPoll(now: now) {
                 // Poll the ring without sleeping while many small requests keep the disk
                 // busy: when this thread sleeps, the scheduler tends to wake it on the
                 // client's CPU, and the two then take turns instead of overlapping. Large
-                // transfers need the CPU for copying more than they suffer from wake-ups.
+                // transfers need the CPU for copying more than they suffer from wake-ups,
+                // and the governor stops it while another task wants this CPU.
                 if loop.runOnce(timeoutNanoseconds: 0) > 0 {
                     lastWork = monotonicNanoseconds()
                     continue

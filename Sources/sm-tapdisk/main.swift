@@ -44,10 +44,10 @@ struct Serve: ParsableCommand {
 
     @Option(help: """
         While at least \(DataPathLimits.pollDepthMin) small requests are in flight, poll the ring this many \
-        microseconds after the last event before sleeping (0: never). On an idle host 200 gains ~40% on 4 KiB \
-        QD32; it costs up to a CPU while busy and does not help on a loaded host.
+        microseconds after the last event before sleeping (0: never). Polling stops on its own while \
+        another task wants the CPU (see BENCHMARKS.md); it costs up to a CPU while the load lasts.
         """)
-    var pollUs: Int64 = 0
+    var pollUs: Int64 = DataPathLimits.pollNanosecondsDefault / 1000
 
     @Option(help: """
         When the ring runs completion work: standard (interrupts the loop), cooperative (at its next \
