@@ -39,7 +39,7 @@ struct PollGovernor {
         self.idle = idle
     }
 
-    /// Whether to poll at `now` (monotonic ns). Cheap: reads the run delay once per window.
+    /// Whether to poll at `now` (monotonic ns). Cheap: reads /proc once per window.
     mutating func mayPoll(now: UInt64) -> Bool {
         if now < suspendedUntil { return false }
         guard windowStart != 0, now >= windowStart else {
@@ -50,8 +50,7 @@ struct PollGovernor {
         guard elapsed >= Self.windowNanoseconds else { return true }
         guard let delay = runDelay() else { return true }
         let share = Double(delay &- delayAtWindowStart) / Double(elapsed)
-        let idleNow = idle()
-        let idleCPUs = idleNow.flatMap { now in idleAtWindowStart.map { Double(now &- $0) / Double(elapsed) } }
+        let idleCPUs = idle().flatMap { end in idleAtWindowStart.map { Double(end &- $0) / Double(elapsed) } }
         if share > Self.runDelayShareMax && (idleCPUs ?? 0) < Self.idleCPUsMin {
             suspensions += 1
             suspendedUntil = now + backoff
