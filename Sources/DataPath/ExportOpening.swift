@@ -41,9 +41,8 @@ extension ExportFormat {
             return try LocalFile.open(path, on: loop, options: .init(readOnly: readOnly, direct: direct))
         }
         let (server, p) = try NFSServer.parse(url: path)
-        let slash = p.lastIndex(of: "/")!
-        let directory = slash == p.startIndex ? "/" : String(p[..<slash])
-        return try NFSConnection(server: server, root: directory).openFile("/" + p[p.index(after: slash)...], readOnly: readOnly, on: loop)
+        return try NFSConnection(server: server, root: PathText.dirname(p))
+            .openFile("/" + PathText.basename(p), readOnly: readOnly, on: loop)
     }
 
     /// An image on an NFS server (`nfs://host/dir/file?nfsport=…`, see `NFSServer.parse`):
@@ -51,8 +50,7 @@ extension ExportFormat {
     /// `loop`. Parents must sit in the same directory, as they do in an SR.
     static func openNFSExport(_ url: String, format: ExportFormat, on loop: EventLoop, readOnly: Bool) throws -> any ExportBackend {
         let (server, path) = try NFSServer.parse(url: url)
-        let slash = path.lastIndex(of: "/")!
-        let directory = slash == path.startIndex ? "/" : String(path[..<slash])
+        let directory = PathText.dirname(path)
         let connection = try NFSConnection(server: server, root: directory)
         let open = { (p: String, ro: Bool) throws -> any BlockIO in
             let prefix = directory == "/" ? "/" : directory + "/"

@@ -17,6 +17,7 @@ extension AttachedSR {
 
     /// Gives back the unused BAT reserve of every blank-born image (see
     /// `VHDBlank.releaseUnusedTable`); the background worker runs it after refilling.
+    /// Returns how many images have theirs given back (punched now or before).
     @discardableResult
     public func releaseBlankTables() throws -> Int {
         try withSRLock {

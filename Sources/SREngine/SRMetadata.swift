@@ -32,16 +32,19 @@ public struct SRMetadata: Codable, Equatable, Sendable {
         return result.sorted()
     }
 
-    /// Number of images in the chain from `uuid` up to its base (1 for a VDI without parent).
-    public func chainDepth(of uuid: String) -> Int {
-        var depth = 0, current: String? = uuid
+    /// The VDIs from `uuid` up to its base, `uuid` first (stops at a missing record or a loop).
+    public func chain(from uuid: String) -> [String] {
+        var chain: [String] = [], current: String? = uuid
         var seen: Set<String> = []
         while let u = current, let r = vdis[u], seen.insert(u).inserted {
-            depth += 1
+            chain.append(u)
             current = r.parent
         }
-        return depth
+        return chain
     }
+
+    /// Number of images in the chain from `uuid` up to its base (1 for a VDI without parent).
+    public func chainDepth(of uuid: String) -> Int { chain(from: uuid).count }
 
     /// Sum of the virtual sizes of managed VDIs: what XenServer calls virtual allocation.
     public var virtualAllocation: UInt64 {

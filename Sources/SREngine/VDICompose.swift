@@ -13,7 +13,7 @@ extension AttachedSR {
                     let meta = try metadata()
                     guard let leaf = meta.vdis[vdi] else { throw SREngineError.vdiNotFound(uuid: vdi) }
                     guard let base = meta.vdis[parent] else { throw SREngineError.vdiNotFound(uuid: parent) }
-                    guard vdi != parent, !isAncestor(vdi, of: parent, in: meta) else {
+                    guard !meta.chain(from: parent).contains(vdi) else {
                         throw SREngineError.invalidArgument("VDI \(parent) is \(vdi) or lies below it: composing would make a loop")
                     }
                     guard leaf.parent != nil, try imageInfo(VolumeName.image(vdi)).diskType == .differencing else {
@@ -52,16 +52,5 @@ extension AttachedSR {
             meta.vdis[parent]?.readOnly = true
         }
         try finish(j)
-    }
-
-    /// True when `ancestor` is on the chain from `uuid` up to its base.
-    private func isAncestor(_ ancestor: String, of uuid: String, in meta: SRMetadata) -> Bool {
-        var current: String? = uuid
-        var seen: Set<String> = []
-        while let u = current, seen.insert(u).inserted {
-            if u == ancestor { return true }
-            current = meta.vdis[u]?.parent
-        }
-        return false
     }
 }

@@ -42,7 +42,7 @@ struct SMGC: ParsableCommand {
         let made = try attached.refillBlanks()
         if made > 0 { log("formatted \(made) blank(s)") }
         let released = try attached.releaseBlankTables()
-        if released > 0 { log("gave back the unused table reserve of \(released) image(s)") }
+        if released > 0 { log("the unused table reserve of \(released) image(s) is given back") }
         if blanksOnly { return }
         for _ in 0..<Self.busyWaitSeconds {
             let report = try attached.collectGarbage()

@@ -1,4 +1,5 @@
 @testable import DataPath
+import Glibc
 import Testing
 
 /// The busy-poll governor: polls while the loop thread's run delay stays low, stops for a
@@ -98,12 +99,18 @@ struct PollGovernorTests {
         }
     }
 
-    @Test("this kernel reports the thread's run delay")
-    func readsSchedstat() {
-        // The kernel here has schedstats (psi and schedstat under /proc); a missing file
-        // would only disable the governor, so this checks the parsing where it exists.
-        if let delay = PollGovernor.threadRunDelay() {
+    @Test("the governor's sources parse this kernel's /proc")
+    func readsProc() throws {
+        // The thread's run delay: where the kernel keeps schedstats, it must parse (a missing
+        // file only disables the governor's contention check).
+        if access("/proc/thread-self/schedstat", R_OK) == 0 {
+            let delay = try #require(PollGovernor.threadRunDelay())
             #expect(delay < UInt64.max / 2)
         }
+        // The host's idle time: always there on Linux, and it only grows.
+        let before = try #require(PollGovernor.hostIdle())
+        usleep(30_000)
+        let after = try #require(PollGovernor.hostIdle())
+        #expect(after >= before)
     }
 }

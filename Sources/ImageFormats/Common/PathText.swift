@@ -2,13 +2,13 @@ import Glibc
 
 /// Lexical path arithmetic for parent locators (no Foundation, no file system access
 /// except `getcwd` to anchor relative paths).
-enum PathText {
-    static func basename(_ path: String) -> String {
+public enum PathText {
+    public static func basename(_ path: String) -> String {
         let parts = path.split(separator: "/", omittingEmptySubsequences: true)
         return parts.last.map(String.init) ?? path
     }
 
-    static func dirname(_ path: String) -> String {
+    public static func dirname(_ path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         let d = String(path[..<slash])
         return d.isEmpty ? "/" : d

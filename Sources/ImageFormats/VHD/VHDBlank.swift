@@ -88,8 +88,9 @@ public enum VHDBlank {
     /// Gives back the BAT reserve an image made from a blank no longer uses (the entries
     /// past its table): nothing references those bytes. Not done by `personalize` because a
     /// hole punch costs milliseconds on a filesystem mounted with discard, on the snapshot's
-    /// path; the background worker does it. False when `store` is not a blank-born image or
-    /// has nothing to give back. Idempotent.
+    /// path; the background worker does it. True when the reserve is given back (now, or by
+    /// an earlier call: the reserve is written 0xFF, a punched one reads zeros, so it is not
+    /// punched twice); false when `store` is not a blank-born image or has no reserve left.
     @discardableResult
     public static func releaseUnusedTable(of store: any BlockIO) throws -> Bool {
         guard store.capabilities.canTrim, store.size >= fileBytes else { return false }
@@ -104,6 +105,7 @@ public enum VHDBlank {
         guard mapHeader.slice(0, 8) == Batmap.cookie, mapHeader.be64(8) == mapOffset else { return false }
         let from = roundUp(mapHeaderAt + UInt64(VHDLimits.batmapHeaderBytes), to: 4096), to = batmapHeaderOffset / 4096 * 4096
         guard to > from else { return false }
+        if try store.readBytes(count: 4096, at: from).allSatisfy({ $0 == 0 }) { return true }
         try store.discard(at: from, length: Int(to - from))
         return true
     }
